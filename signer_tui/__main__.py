@@ -1,0 +1,5 @@
+"""`python -m signer_tui` is the same as the `signer-tui` console script."""
+
+from signer_tui.cli import main
+
+raise SystemExit(main())

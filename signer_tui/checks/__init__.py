@@ -1,0 +1,1 @@
+"""Pure checks: (observations, config, now) -> list[Finding]. No I/O."""

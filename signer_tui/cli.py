@@ -1,0 +1,284 @@
+"""Command-line entry point: argument parsing and sub-commands only.
+
+Expected failures print one line naming what was wrong and what to do, and exit 2 for usage
+and config errors. Everything printed passes through the secret redactor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from signer_tui import __version__, locations
+from signer_tui.config import ConfigError, LoadedConfig, load_config, resolved_items
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+
+
+class UsageError(Exception):
+    """A one-line, expected error: exit code 2."""
+
+
+def out(text: str = "") -> None:
+    from signer_tui.credentials import REDACTOR
+
+    print(REDACTOR(text))
+
+
+def err(text: str) -> None:
+    from signer_tui.credentials import REDACTOR
+
+    print(REDACTOR(text), file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, plus where to look, instead of argparse's usage dump.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
+        for row in rows
+    ]
+
+
+def load(args: argparse.Namespace, path: str | None = None) -> LoadedConfig:
+    return load_config(locations.config_file(path or args.config))
+
+
+# -- config ----------------------------------------------------------------------------------
+
+
+def cmd_config_validate(args: argparse.Namespace) -> int:
+    loaded = load(args, args.path)
+    names = ", ".join(f"{p.name} ({p.network})" for p in loaded.settings.signers)
+    out(f"{loaded.path}: OK — {len(loaded.settings.signers)} signer profile(s): {names}")
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    loaded = load(args)
+    rows = resolved_items(loaded)
+    if args.json:
+        out(
+            json.dumps(
+                {
+                    "file": str(loaded.path),
+                    "values": [{"path": p, "value": v, "source": s} for p, v, s in rows],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    out(f"# resolved config from {loaded.path} (secrets shown as references)")
+    for line in _table([("PATH", "VALUE", "SOURCE"), *rows]):
+        out(line)
+    return EXIT_OK
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    path = locations.config_file(args.config)
+    if args.config:
+        origin = "from --config"
+    elif os.environ.get(locations.CONFIG_ENV):
+        origin = f"from ${locations.CONFIG_ENV}"
+    else:
+        origin = "default"
+    exists = "exists" if path.exists() else "missing"
+    rows = [
+        ("config file", str(path), f"{exists}, {origin}"),
+        ("state dir", str(locations.state_dir()), "verification history, timeline"),
+        ("cache dir", str(locations.cache_dir()), "release and advisory feeds"),
+    ]
+    for line in _table(rows):
+        out(line)
+    return EXIT_OK
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    if not _SECRET_NAME.match(name):
+        raise UsageError(
+            f"'{name}' is not a valid secret name: "
+            "use letters, digits and . _ - @ (e.g. db-mainnet)"
+        )
+    return name
+
+
+def _optional_config(args: argparse.Namespace) -> LoadedConfig | None:
+    path = locations.config_file(args.config)
+    if not path.exists():
+        return None
+    return load_config(path)
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    from signer_tui import credentials
+
+    name = _check_name(args.name)
+    if args.stdin:
+        value = sys.stdin.read()
+        value = value[:-1] if value.endswith("\n") else value
+        value = value[:-1] if value.endswith("\r") else value
+    else:
+        if not sys.stdin.isatty():
+            raise UsageError("standard input is not a terminal: pipe the secret with --stdin")
+        value = getpass.getpass(f"Secret for '{name}' (input hidden): ")
+        again = getpass.getpass("Repeat it: ")
+        if value != again:
+            raise UsageError("the two entries differ; nothing was stored")
+    if not value:
+        raise UsageError("empty secret; nothing was stored")
+    credentials.keyring_set(name, value)
+    info = credentials.backend_info()
+    out(f"stored '{name}' in the keyring ({info.name})")
+    loaded = _optional_config(args)
+    if loaded is not None:
+        used = [
+            p for p, r in loaded.settings.secret_refs() if r.kind == "keyring" and r.name == name
+        ]
+        if not used:
+            out(f"note: {loaded.path} has no {{keyring: {name}}} reference yet")
+    return EXIT_OK
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    from signer_tui import credentials
+
+    info = credentials.backend_info()
+    state = "usable" if info.usable else f"NOT USABLE: {info.reason}"
+    out(f"keyring backend: {info.name} ({state})")
+    if not info.usable:
+        out(f"fix: {credentials.FIX}")
+    loaded = _optional_config(args)
+    if loaded is None:
+        out(f"no config file at {locations.config_file(args.config)}: no references to check")
+        return EXIT_OK if info.usable else EXIT_FAIL
+    refs = list(loaded.settings.secret_refs())
+    if not refs:
+        out(f"{loaded.path} references no secrets")
+        return EXIT_OK
+    resolved = credentials.resolve_all(loaded.settings)
+    rows = [("REFERENCE", "USED BY", "STATUS")]
+    failures = 0
+    for item in resolved:
+        if item.secret is not None:
+            status = "resolves"
+            if item.ref.kind == "plain":
+                status = "resolves (plain text in the config: move it to the keyring)"
+        else:
+            failures += 1
+            status = f"MISSING — {item.error}"
+        rows.append((item.ref.display(), item.path, status))
+    for line in _table(rows):
+        out(line)
+    return EXIT_FAIL if failures else EXIT_OK
+
+
+def cmd_secrets_delete(args: argparse.Namespace) -> int:
+    from signer_tui import credentials
+
+    name = _check_name(args.name)
+    if credentials.keyring_delete(name):
+        out(f"deleted '{name}' from the keyring")
+        return EXIT_OK
+    out(f"no keyring entry '{name}'; nothing deleted")
+    return EXIT_FAIL
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="signer-tui",
+        description="The on-call console for sBTC signer operators.",
+    )
+    parser.add_argument("--version", action="version", version=f"signer-tui {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"config file (default: ${locations.CONFIG_ENV} or {locations.default_config_file()})",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    config = sub.add_parser("config", help="validate or show the configuration")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    validate = config_sub.add_parser("validate", help="check a config file; list every problem")
+    validate.add_argument("path", nargs="?", help="file to check (default: the active config)")
+    validate.set_defaults(handler=cmd_config_validate)
+    show = config_sub.add_parser("show", help="the resolved config with the source of each value")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=cmd_config_show)
+
+    locate = sub.add_parser("locate", help="print the config, state and cache paths")
+    locate.set_defaults(handler=cmd_locate)
+
+    secrets = sub.add_parser("secrets", help="manage credentials in the OS keyring")
+    secrets_sub = secrets.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    sset = secrets_sub.add_parser("set", help="store a secret (hidden prompt, or --stdin)")
+    sset.add_argument("name", help="keyring entry name, as in {keyring: NAME}")
+    sset.add_argument("--stdin", action="store_true", help="read the secret from standard input")
+    sset.set_defaults(handler=cmd_secrets_set)
+    slist = secrets_sub.add_parser("list", help="referenced secrets and whether they resolve")
+    slist.set_defaults(handler=cmd_secrets_list)
+    sdel = secrets_sub.add_parser("delete", help="remove a secret from the keyring")
+    sdel.add_argument("name")
+    sdel.set_defaults(handler=cmd_secrets_delete)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return run_handler(handler, args)
+
+
+def run_handler(handler: Handler, args: argparse.Namespace) -> int:
+    from signer_tui.sources.errors import SourceError
+
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err(str(problem))
+        count = len(exc.problems)
+        err(f"signer-tui: {count} problem{'s' if count != 1 else ''} in the configuration")
+        return EXIT_USAGE
+    except UsageError as exc:
+        err(f"signer-tui: error: {exc}")
+        return EXIT_USAGE
+    except SourceError as exc:
+        detail = f": {exc.detail}" if exc.detail else ""
+        err(f"signer-tui: {exc.title}{detail}")
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        err("signer-tui: interrupted")
+        return 130
+    except BrokenPipeError:
+        # `signer-tui config show | head` closes the pipe early; that is not an error.
+        sys.stderr.close()
+        return EXIT_OK

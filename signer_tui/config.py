@@ -1,0 +1,776 @@
+"""The YAML config: safe-loaded, validated into models, overridable from the environment.
+
+Every problem is reported at once, each with the file, the line where YAML has one, the
+dotted path (`signers[1].bitcoind.url`) and a "did you mean" for misspelt keys. Values are
+never echoed for secret fields, and URLs are echoed without credentials.
+
+Environment overrides use the prefix `SIGNER_TUI_` and `__` for nesting; list items are
+addressed by index or by profile name: `SIGNER_TUI_SIGNERS__MAINNET__DB__HOST=10.0.0.5`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from signer_tui import sbtc
+from signer_tui.locations import CONFIG_ENV
+
+ENV_PREFIX = "SIGNER_TUI_"
+
+# -- value types ---------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """'15s', '5m', '24h', '7d' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 15s, 5m, 24h or 7d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError("expected a duration such as 15s, 5m, 24h or 7d")
+    if seconds <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def redact_url(url: str) -> str:
+    """Drop any user:password@ part before a URL is shown."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def check_http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("expected an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if parts.username or parts.password:
+        raise ValueError(
+            "credentials do not belong in the URL: use the separate user/password "
+            "(or api_key) keys with a {keyring: NAME} reference"
+        )
+    if port is not None and not 0 < port < 65536:
+        raise ValueError("port out of range")
+    return value.rstrip("/")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Network = Literal["mainnet", "testnet", "regtest"]
+
+_STACKS_ADDRESS = re.compile(r"^S[PMTN][0-9A-HJKMNP-TV-Z]{38,40}$")
+
+
+class SecretRef(BaseModel):
+    """Where a secret lives: `{keyring: NAME}`, `{env: VAR}`, `{file: PATH}`, or plain text.
+
+    Plain text is accepted (and later flagged by the posture checks); its value is never shown.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["keyring", "env", "file", "plain"]
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, value: Any) -> Any:
+        if isinstance(value, SecretRef):
+            return value
+        if isinstance(value, str):
+            if not value:
+                raise ValueError("empty secret")
+            return {"kind": "plain", "name": value}
+        if isinstance(value, Mapping):
+            if set(value) <= {"kind", "name"} and "kind" in value:
+                return value
+            keys = [k for k in value if k in ("keyring", "env", "file")]
+            if len(value) == 1 and keys:
+                kind = keys[0]
+                name = value[kind]
+                if not isinstance(name, str) or not name.strip():
+                    raise ValueError(f"{{{kind}: ...}} needs a non-empty name")
+                return {"kind": kind, "name": name.strip()}
+        raise ValueError(
+            "expected a secret reference: {keyring: NAME}, {env: VARIABLE}, {file: PATH} "
+            "or a plain string"
+        )
+
+    @model_serializer
+    def _serialize(self) -> str:
+        return self.display()
+
+    def display(self) -> str:
+        if self.kind == "plain":
+            return "<plain text in config, hidden>"
+        return f"{self.kind}:{self.name}"
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self.display()})"
+
+    __str__ = __repr__
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# -- the config tree -----------------------------------------------------------------------
+
+
+class SignerApi(StrictModel):
+    api_url: HttpUrl = Field("http://127.0.0.1:8801", description="signer API (event observer)")
+    metrics_url: HttpUrl | None = Field(
+        "http://127.0.0.1:9184/metrics", description="Prometheus metrics; null if disabled"
+    )
+    timeout: Duration = 5.0
+
+
+class Database(StrictModel):
+    host: str = "127.0.0.1"
+    port: Port = 5432
+    dbname: str = "signer"
+    user: str = "postgres"
+    password: SecretRef | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    connect_timeout: Duration = 5.0
+    statement_timeout: Duration = 10.0
+
+
+class Bitcoind(StrictModel):
+    url: HttpUrl = "http://127.0.0.1:8332"
+    user: str | None = None
+    password: SecretRef | None = None
+    cookie_file: Path | None = None
+    timeout: Duration = 5.0
+
+    @model_validator(mode="after")
+    def _auth(self) -> Bitcoind:
+        if self.cookie_file is not None and (self.password is not None or self.user):
+            raise ValueError("use either cookie_file or user + password, not both")
+        if self.password is not None and not self.user:
+            raise ValueError("password is set but user is missing")
+        return self
+
+
+class StacksNode(StrictModel):
+    rpc_url: HttpUrl = "http://127.0.0.1:20443"
+    timeout: Duration = 5.0
+
+
+class ChainApi(StrictModel):
+    """An independent, Hiro-style chain API used to cross-check the own node."""
+
+    url: HttpUrl | None = None
+    api_key: SecretRef | None = None
+    timeout: Duration = 10.0
+
+
+class Backups(StrictModel):
+    kind: Literal["pg_dump", "pgbackrest", "barman"] = "pg_dump"
+    location: Path | None = Field(None, description="directory of pg_dump files")
+    stanza: str | None = None
+    server: str | None = None
+    command: list[str] | None = Field(
+        None, description="how to run pgbackrest/barman, e.g. [sudo, -u, postgres, pgbackrest]"
+    )
+    cadence: Duration = 86400.0
+
+    @model_validator(mode="after")
+    def _needs(self) -> Backups:
+        if self.kind == "pg_dump" and self.location is None:
+            raise ValueError("kind pg_dump needs 'location' (the directory of the dumps)")
+        if self.kind == "pgbackrest" and not self.stanza:
+            raise ValueError("kind pgbackrest needs 'stanza'")
+        if self.kind == "barman" and not self.server:
+            raise ValueError("kind barman needs 'server'")
+        return self
+
+
+class PollIntervals(StrictModel):
+    nodes: Duration = 15.0
+    signer: Duration = 15.0
+    signer_info: Duration = 60.0
+    key: Duration = 60.0
+    database: Duration = 60.0
+    backups: Duration = 300.0
+
+
+class Thresholds(StrictModel):
+    backup_max_age: Duration = 26 * 3600.0
+    backup_shrink_ratio: float = Field(0.5, gt=0, lt=1)
+    backup_history_days: int = Field(14, ge=1, le=90)
+    verification_max_age: Duration = 7 * 86400.0
+    max_node_lag_blocks: int = Field(2, ge=0)
+    max_peer_difference: int = Field(10, ge=0)
+    stacks_tip_max_age: Duration = 300.0
+    bitcoin_tip_max_age: Duration = 2 * 3600.0
+    signer_tip_max_lag_blocks: int = Field(3, ge=0)
+    min_bitcoind_major: int = Field(25, ge=0)
+
+
+_DEFAULT_CHAIN_API = {
+    "mainnet": "https://api.hiro.so",
+    "testnet": "https://api.testnet.hiro.so",
+    "regtest": None,
+}
+
+
+class Profile(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+    network: Network
+    deployer: str | None = None
+    signer: SignerApi = Field(default_factory=lambda: SignerApi())
+    db: Database = Field(default_factory=lambda: Database())
+    bitcoind: Bitcoind = Field(default_factory=lambda: Bitcoind())
+    stacks: StacksNode = Field(default_factory=lambda: StacksNode())
+    chain_api: ChainApi = Field(default_factory=lambda: ChainApi())
+    backups: Backups | None = None
+    poll: PollIntervals = Field(default_factory=lambda: PollIntervals())
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
+
+    @field_validator("deployer")
+    @classmethod
+    def _deployer(cls, value: str | None) -> str | None:
+        if value is not None and not _STACKS_ADDRESS.match(value):
+            raise ValueError("not a Stacks address (expected e.g. SM3VDX...)")
+        return value
+
+    @model_validator(mode="after")
+    def _network_defaults(self) -> Profile:
+        if self.deployer is None:
+            self.deployer = sbtc.DEPLOYERS[self.network]
+        if self.chain_api.url is None and "url" not in self.chain_api.model_fields_set:
+            self.chain_api.url = _DEFAULT_CHAIN_API[self.network]
+        return self
+
+    @property
+    def registry_deployer(self) -> str:
+        return self.deployer or sbtc.DEPLOYERS[self.network]
+
+
+class Repos(StrictModel):
+    sbtc: str = "stacks-sbtc/sbtc"
+    stacks_core: str = "stacks-network/stacks-core"
+    bitcoin: str = "bitcoin/bitcoin"
+
+    @field_validator("*")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", value):
+            raise ValueError("expected owner/name")
+        return value
+
+
+class ReleaseFeeds(StrictModel):
+    enabled: bool = True
+    github_api: HttpUrl = "https://api.github.com"
+    osv_api: HttpUrl = "https://api.osv.dev"
+    github_token: SecretRef | None = None
+    repos: Repos = Field(default_factory=lambda: Repos())
+    poll: Duration = 6 * 3600.0
+    timeout: Duration = 15.0
+
+
+# Textual's ANSI themes use the terminal's own 16 colours: the safe choice on old terminals.
+THEMES = (
+    "signer-dark",
+    "signer-light",
+    "ansi-dark",
+    "ansi-light",
+    "textual-dark",
+    "textual-light",
+    "nord",
+    "gruvbox",
+    "solarized-dark",
+    "solarized-light",
+)
+
+# Binding ids the keymap may override (the UI defines these bindings).
+KEYMAP_IDS = (
+    "help",
+    "refresh",
+    "evidence",
+    "timeline",
+    "next-profile",
+    "previous-profile",
+    "focus-backups",
+    "focus-key",
+    "focus-nodes",
+    "focus-releases",
+    "verify-backup",
+    "command-palette",
+    "copy",
+    "quit",
+    "incident",
+)
+
+
+class UiSettings(StrictModel):
+    theme: Literal[THEMES] = "signer-dark"  # type: ignore[valid-type]
+    keymap: dict[str, str] = Field(default_factory=dict)
+    mouse: bool = False
+
+    @field_validator("keymap")
+    @classmethod
+    def _keymap(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key not in KEYMAP_IDS:
+                hint = _suggest(key, KEYMAP_IDS)
+                raise ValueError(
+                    f"unknown binding id '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                )
+        return value
+
+
+class Settings(StrictModel):
+    signers: list[Profile] = Field(min_length=1)
+    releases: ReleaseFeeds = Field(default_factory=lambda: ReleaseFeeds())
+    ui: UiSettings = Field(default_factory=lambda: UiSettings())
+
+    @field_validator("signers")
+    @classmethod
+    def _unique(cls, value: list[Profile]) -> list[Profile]:
+        names = [p.name for p in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"profile names must be unique: {', '.join(dupes)}")
+        return value
+
+    def profile(self, name: str | None) -> Profile:
+        if name is None:
+            return self.signers[0]
+        for profile in self.signers:
+            if profile.name == name:
+                return profile
+        raise ConfigError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "--profile",
+                    f"no profile named '{name}' (have: {', '.join(p.name for p in self.signers)})",
+                )
+            ]
+        )
+
+    def secret_refs(self) -> Iterator[tuple[str, SecretRef]]:
+        """Every secret reference in the config with its dotted path."""
+        yield from _walk_secrets(self, "")
+
+
+def _walk_secrets(model: BaseModel, prefix: str) -> Iterator[tuple[str, SecretRef]]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(value, SecretRef):
+            yield path, value
+        elif isinstance(value, BaseModel):
+            yield from _walk_secrets(value, path)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _walk_secrets(item, f"{path}[{i}]")
+
+
+# -- problems ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str | None
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file or "environment"
+        if self.line:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _suggest(word: str, choices: typing.Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def format_path(loc: typing.Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The model classes reachable from a field annotation (through Optional/list/Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list):
+        found: list[Any] = []
+        for arg in typing.get_args(annotation):
+            found.extend(_unwrap(arg))
+        return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return []
+
+
+def _model_at(loc: typing.Sequence[str | int]) -> type[BaseModel] | None:
+    """The model class that holds the last element of `loc`."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        candidates = [m for m in _unwrap(field.annotation) if m is not SecretRef]
+        if not candidates:
+            return None
+        model = candidates[0]
+    return model
+
+
+def _is_secret_field(loc: typing.Sequence[str | int]) -> bool:
+    model = _model_at(loc)
+    name = next((p for p in reversed(loc) if isinstance(p, str)), None)
+    if model is None or name is None or name not in model.model_fields:
+        return name in ("password", "api_key", "github_token")
+    return SecretRef in _unwrap(model.model_fields[name].annotation)
+
+
+def _show_value(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return repr(value).lower() if value is not None else "null"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str) and len(value) <= 80:
+        return repr(redact_url(value) if "://" in value else value)
+    return None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc)
+        hint = _suggest(key, model.model_fields) if model else None
+        msg = f"unknown key '{key}'"
+        if hint:
+            msg += f" (did you mean '{hint}'?)"
+        elif model is not None:
+            msg += f" (known keys: {', '.join(model.model_fields)})"
+        return msg
+    if kind == "missing":
+        return "required key is missing"
+    text = str(error["msg"])
+    text = re.sub(r"^(Value error|Assertion failed), ", "", text)
+    if kind == "literal_error":
+        text = text.replace("Input should be", "expected")
+        given = error.get("input")
+        if isinstance(given, str):
+            hint = _suggest(given, re.findall(r"'([^']*)'", str(error["msg"])))
+            if hint:
+                return f"{text} (got {given!r}; did you mean '{hint}'?)"
+    if not _is_secret_field(loc):
+        shown = _show_value(error.get("input"))
+        if shown is not None and kind not in ("model_type", "dict_type", "list_type"):
+            text += f" (got {shown})"
+    return text
+
+
+# -- YAML with line numbers ----------------------------------------------------------------
+
+
+def _line_map(node: yaml.Node, path: tuple[str | int, ...], out: dict[str, int]) -> None:
+    out.setdefault(format_path(path), node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[format_path((*path, key))] = key_node.start_mark.line + 1
+            _line_map(value_node, (*path, key), out)
+            out[format_path((*path, key))] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, (*path, i), out)
+
+
+def _leaf_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[str]:
+    if isinstance(value, Mapping) and not (set(value) <= {"keyring", "env", "file"} and value):
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*path, str(key)))
+    elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        for i, item in enumerate(value):
+            yield from _leaf_paths(item, (*path, i))
+    else:
+        yield format_path(path)
+
+
+# -- environment overrides -----------------------------------------------------------------
+
+
+def _env_value(raw: str) -> Any:
+    stripped = raw.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return yaml.safe_load(stripped)
+        except yaml.YAMLError:
+            return raw
+    return raw
+
+
+def _apply_env(
+    data: dict[str, Any], environ: Mapping[str, str], provenance: dict[str, str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
+        if not all(parts):
+            problems.append(Problem(None, None, var, "empty segment in override name"))
+            continue
+        node: Any = data
+        model: type[BaseModel] | None = Settings
+        loc: list[str | int] = []
+        ok = True
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                index = _list_index(node, part)
+                if index is None:
+                    problems.append(
+                        Problem(None, None, var, f"no list item '{part}' at {format_path(loc)}")
+                    )
+                    ok = False
+                    break
+                loc.append(index)
+                if last:
+                    node[index] = _env_value(environ[var])
+                else:
+                    node = node[index]
+                continue
+            if model is not None and part not in model.model_fields:
+                hint = _suggest(part, model.model_fields)
+                problems.append(
+                    Problem(
+                        None,
+                        None,
+                        var,
+                        f"unknown key '{part}' in override"
+                        + (f" (did you mean '{hint}'?)" if hint else ""),
+                    )
+                )
+                ok = False
+                break
+            loc.append(part)
+            if last:
+                node[part] = _env_value(environ[var])
+                break
+            field = model.model_fields[part] if model is not None else None
+            inner = [m for m in _unwrap(field.annotation) if m is not SecretRef] if field else []
+            model = inner[0] if inner else None
+            default: Any = [] if field and typing.get_origin(field.annotation) is list else {}
+            if not isinstance(node.get(part), dict | list):
+                node[part] = default
+            node = node[part]
+        if ok:
+            provenance[format_path(loc)] = f"env {var}"
+    return problems
+
+
+def _list_index(items: list[Any], part: str) -> int | None:
+    if part.isdigit():
+        index = int(part)
+        return index if index < len(items) else None
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and str(item.get("name", "")).lower() == part:
+            return i
+    return None
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedConfig:
+    settings: Settings
+    path: Path
+    provenance: dict[str, str]
+
+    def source_of(self, path: str) -> str:
+        return self.provenance.get(path, "default")
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read, override and validate a config file; raise ConfigError listing every problem."""
+    path = Path(path)
+    environ = os.environ if environ is None else environ
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                Problem(
+                    shown,
+                    None,
+                    "",
+                    "no such config file: create one from config.example.yaml "
+                    "(or try `signer-tui demo`)",
+                )
+            ]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(shown, None, "", f"cannot read the file: {exc}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([Problem(shown, line, "", f"YAML syntax error: {problem}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(shown, 1, "", "the top level must be a mapping of keys")])
+    lines: dict[str, int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    provenance = {p: f"{shown}:{lines.get(p, '?')}" for p in _leaf_paths(data)}
+    problems = _apply_env(data, environ, provenance)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = [
+                p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            ]
+            dotted = format_path(loc)
+            line = _nearest_line(lines, loc)
+            source = provenance.get(dotted, "")
+            file = shown
+            if source.startswith("env "):
+                file, line = source, None
+            problems.append(Problem(file, line, dotted, _message(error)))
+        settings = None
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return LoadedConfig(settings, path, provenance)
+
+
+def _nearest_line(lines: Mapping[str, int], loc: list[str | int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        line = lines.get(format_path(loc[:end]))
+        if line:
+            return line
+    return None
+
+
+def resolved_items(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
+    """(path, shown value, source) for every leaf of the resolved config; secrets as refs."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(value: Any, path: tuple[str | int, ...], field_hint: str = "") -> None:
+        dotted = format_path(path)
+        if isinstance(value, SecretRef):
+            rows.append((dotted, value.display(), loaded.source_of(dotted)))
+        elif isinstance(value, BaseModel):
+            for name, field in type(value).model_fields.items():
+                hint = "duration" if _is_duration(field) else ""
+                walk(getattr(value, name), (*path, name), hint)
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            for i, item in enumerate(value):
+                walk(item, (*path, i))
+        elif isinstance(value, dict):
+            if not value:
+                rows.append((dotted, "{}", loaded.source_of(dotted)))
+            for key, item in value.items():
+                walk(item, (*path, str(key)))
+        else:
+            if field_hint == "duration" and isinstance(value, float):
+                shown = format_duration(value)
+            elif value is None:
+                shown = "null"
+            elif isinstance(value, bool):
+                shown = str(value).lower()
+            elif isinstance(value, list):
+                shown = "[" + ", ".join(str(v) for v in value) + "]"
+            else:
+                shown = redact_url(str(value)) if "://" in str(value) else str(value)
+            source = loaded.source_of(dotted)
+            if source == "default" and path and path[-1] in ("deployer", "url"):
+                source = "default for the network"
+            rows.append((dotted, shown, source))
+
+    walk(loaded.settings, ())
+    return rows
+
+
+def _is_duration(field: Any) -> bool:
+    for meta in getattr(field, "metadata", []):
+        if isinstance(meta, BeforeValidator) and meta.func is parse_duration:
+            return True
+    return False

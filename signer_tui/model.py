@@ -1,0 +1,107 @@
+"""The shared vocabulary of the pipeline: statuses, evidence and findings.
+
+Sources attach `Evidence` to what they observe; checks turn observations into `Finding`s;
+presenters render Findings. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+# Raw network text is shown to operators; keep it to one screenful in evidence.
+RAW_LIMIT = 4000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str, limit: int | None = None) -> str:
+    """Strip control characters (terminal escapes) from text that came from the network."""
+    cleaned = _CONTROL.sub("", text)
+    if limit is not None and len(cleaned) > limit:
+        cleaned = cleaned[:limit] + f"… [{len(cleaned) - limit} more characters]"
+    return cleaned
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(enum.Enum):
+    """A finding's verdict. Missing data is UNKNOWN, never OK."""
+
+    OK = "OK"
+    WARN = "WARN"
+    UNKNOWN = "UNKNOWN"
+    CRIT = "CRIT"
+
+    @property
+    def rank(self) -> int:
+        # UNKNOWN outranks WARN: a console must not look calmer than what it knows.
+        return _RANK[self]
+
+    @staticmethod
+    def worst(statuses: Iterable[Status]) -> Status:
+        found = list(statuses)
+        if not found:
+            return Status.UNKNOWN
+        return max(found, key=lambda s: s.rank)
+
+
+_RANK = {Status.OK: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.CRIT: 3}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What was asked, of whom, when, and what came back."""
+
+    source: str
+    request: str
+    observed_at: datetime
+    status: int | None = None
+    raw: str = ""
+    decoded: str = ""
+    elapsed_ms: float | None = None
+    error: str = ""
+
+    def with_decoded(self, decoded: str) -> Evidence:
+        return Evidence(
+            source=self.source,
+            request=self.request,
+            observed_at=self.observed_at,
+            status=self.status,
+            raw=self.raw,
+            decoded=decoded,
+            elapsed_ms=self.elapsed_ms,
+            error=self.error,
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verdict of one check. `id` is dotted and stable: it is the contract with alerting."""
+
+    id: str
+    status: Status
+    summary: str
+    advice: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    profile: str = ""
+    observed_at: datetime | None = None
+    details: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def area(self) -> str:
+        """The first segment of the id: key, node, backup, release, posture."""
+        return self.id.split(".", 1)[0]
+
+    @property
+    def data_time(self) -> datetime | None:
+        """When the newest data behind this finding was observed."""
+        if self.observed_at is not None:
+            return self.observed_at
+        times = [e.observed_at for e in self.evidence]
+        return max(times) if times else None

@@ -1,0 +1,1 @@
+"""Headless presenters of a Snapshot: text table, JSON, Prometheus textfile."""

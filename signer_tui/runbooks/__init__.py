@@ -1,0 +1,1 @@
+"""Runbook definitions (data files) and the engine that walks them."""

@@ -1,0 +1,1 @@
+"""I/O layer: one module per service. No Textual, no verdicts."""

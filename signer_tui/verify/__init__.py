@@ -1,0 +1,1 @@
+"""Backup verification: find PostgreSQL binaries, run a scratch cluster, restore, query."""

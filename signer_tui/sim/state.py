@@ -62,6 +62,7 @@ class ReleaseSpec:
     draft: bool = False
     name: str | None = None
     body: str | None = None
+    target_commitish: str | None = None  # a commit or branch; None = the repo's default branch
 
 
 @dataclass
@@ -139,6 +140,9 @@ class SimState:
     bitcoind_user: str = "signer"
     bitcoind_password: str = "sim-bitcoind-password"
     bitcoind_cookie: str | None = None  # hex part of `__cookie__:<hex>` when cookie auth is used
+    # rpcwhitelist of the RPC user: None = every method; otherwise others get HTTP 403.
+    bitcoind_rpc_whitelist: list[str] | None = None
+    bitcoind_work_queue_full: bool = False  # every request gets HTTP 503
 
     # Stacks node.
     stacks_base_height: int = 3_832_097
@@ -156,6 +160,7 @@ class SimState:
     hiro_key_override: bytes | None = None
     hiro_api_key: str | None = None  # when set, requests without this x-api-key get 401
     hiro_rate_limited: bool = False
+    hiro_retry_after: int = 30  # seconds announced in `retry-after` while rate limited
 
     # The signer's DB rows for dkg_shares, oldest first.
     dkg_rounds: list[DkgRound] = field(default_factory=list)
@@ -173,6 +178,9 @@ class SimState:
     advisories: dict[str, list[AdvisorySpec]] = field(default_factory=dict)
     osv_vulns: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     github_rate_limited: bool = False
+    github_rate_limit_status: int = 403  # GitHub answers an exhausted primary limit 403 or 429
+    github_secondary_limit: bool = False  # 403 "secondary rate limit" + retry-after, quota left
+    github_token_forbidden: bool = False  # authenticated calls get a permissions 403 (no retry)
 
     # Transport faults by service name ('stacks', 'hiro', 'bitcoind', 'signer', 'metrics',
     # 'github', 'osv').

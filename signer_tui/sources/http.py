@@ -182,7 +182,7 @@ class HttpService:
             ) from exc
         except httpx.ConnectError as exc:
             raise SourceUnreachable(
-                "connection refused" if "refused" in str(exc).lower() else "unreachable",
+                "connection refused" if _refused(exc) else "unreachable",
                 clean_text(str(exc), 200),
                 evidence(error=clean_text(str(exc), 200)),
             ) from exc
@@ -221,6 +221,18 @@ class HttpService:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _refused(exc: BaseException) -> bool:
+    """httpx words it 'All connection attempts failed'; the OS error underneath says why."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def error_title(exc: BaseException) -> str:

@@ -92,11 +92,25 @@ class Finding:
     profile: str = ""
     observed_at: datetime | None = None
     details: tuple[tuple[str, str], ...] = field(default=())
+    # Data older than this (seconds) is stale: shown as such and counted as UNKNOWN.
+    stale_after: float | None = None
 
     @property
     def area(self) -> str:
         """The first segment of the id: key, node, backup, release, posture."""
         return self.id.split(".", 1)[0]
+
+    def is_stale(self, now: datetime) -> bool:
+        when = self.data_time
+        if self.stale_after is None or when is None:
+            return False
+        return (now - when).total_seconds() > self.stale_after
+
+    def effective_status(self, now: datetime) -> Status:
+        """The status to act on: stale data is not allowed to look healthy."""
+        if self.is_stale(now) and self.status.rank < Status.UNKNOWN.rank:
+            return Status.UNKNOWN
+        return self.status
 
     @property
     def data_time(self) -> datetime | None:
@@ -105,3 +119,21 @@ class Finding:
             return self.observed_at
         times = [e.observed_at for e in self.evidence]
         return max(times) if times else None
+
+
+def format_age(seconds: float | None) -> str:
+    """A compact age for narrow columns: '12s', '4m', '3h', '2d'."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+def age_of(when: datetime | None, now: datetime) -> float | None:
+    return None if when is None else (now - when).total_seconds()

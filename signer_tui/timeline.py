@@ -1,0 +1,99 @@
+"""The event timeline: every status change of every finding, for incident hand-over.
+
+Kept outside the UI so the headless commands can export the same events. Events are also
+appended to a JSONL file in the state dir, so a restarted console still has the night's story.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from signer_tui.model import Finding, Status
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    at: datetime
+    profile: str
+    finding_id: str
+    old: str | None  # None: first time this finding was seen
+    new: str
+    summary: str
+
+    def to_json(self) -> dict[str, str | None]:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
+
+
+class Timeline:
+    """Records status changes; `observe` is called with each new set of findings."""
+
+    def __init__(self, path: Path | None = None, limit: int = 5000) -> None:
+        self.path = path
+        self.limit = limit
+        self.events: list[StatusChange] = []
+        self._last: dict[tuple[str, str], str] = {}
+
+    def observe(
+        self, profile: str, findings: Iterable[Finding], now: datetime
+    ) -> list[StatusChange]:
+        changes: list[StatusChange] = []
+        for finding in findings:
+            status = finding.effective_status(now).value
+            key = (profile, finding.id)
+            old = self._last.get(key)
+            if old == status:
+                continue
+            self._last[key] = status
+            changes.append(StatusChange(now, profile, finding.id, old, status, finding.summary))
+        if changes:
+            self.events.extend(changes)
+            del self.events[: -self.limit]
+            self._append(changes)
+        return changes
+
+    def _append(self, changes: list[StatusChange]) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lines = "".join(json.dumps(c.to_json()) + "\n" for c in changes)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(lines)
+        except OSError:
+            # The timeline on screen matters more than its copy on disk.
+            pass
+
+    def to_markdown(self, title: str = "signer-tui event timeline") -> str:
+        lines = [f"# {title}", "", "| time (UTC) | profile | check | change | summary |"]
+        lines.append("| --- | --- | --- | --- | --- |")
+        for e in self.events:
+            change = f"{e.old} → {e.new}" if e.old else f"{e.new} (first seen)"
+            summary = e.summary.replace("|", "\\|")
+            at = e.at.strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"| {at} | {e.profile} | `{e.finding_id}` | {change} | {summary} |")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps([e.to_json() for e in self.events], indent=2) + "\n"
+
+    def export(self, directory: Path, fmt: str, now: datetime) -> Path:
+        """Write the timeline to a new file (atomically) and return its path."""
+        directory.mkdir(parents=True, exist_ok=True)
+        suffix = "md" if fmt == "markdown" else "json"
+        path = directory / f"timeline-{now.strftime('%Y%m%dT%H%M%SZ')}.{suffix}"
+        text = self.to_markdown() if fmt == "markdown" else self.to_json()
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def worst(findings: Iterable[Finding], now: datetime) -> Status:
+    return Status.worst(f.effective_status(now) for f in findings)

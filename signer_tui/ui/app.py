@@ -1,0 +1,429 @@
+"""The console: four panes of findings per signer profile, evidence, timeline and help.
+
+Polling: every source of every profile runs in its own worker (async for HTTP, a thread for
+psycopg/subprocess/keyring), never overlapping itself; the next poll is armed only after the
+previous one finished. `on_worker_state_changed` is the one place that turns a finished or
+failed worker into UI state; failures become UNKNOWN rows with the error title.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Grid
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer
+from textual.worker import Worker, WorkerState
+
+from signer_tui.collect import Observation, PollSpec, ProfileCollector, failed
+from signer_tui.model import Finding, Status, utcnow
+from signer_tui.timeline import Timeline
+from signer_tui.ui import helptext
+from signer_tui.ui.screens.evidence import EvidenceScreen
+from signer_tui.ui.screens.help import HelpScreen
+from signer_tui.ui.screens.timeline import TimelineScreen
+from signer_tui.ui.theme import THEMES
+from signer_tui.ui.widgets.pane import FindingsPane
+from signer_tui.ui.widgets.topbar import TopBar
+
+PANES = (
+    ("backup", "Backups", "backups"),
+    ("key", "Aggregate key", "key"),
+    ("node", "Node health", "nodes"),
+    ("release", "Releases & advisories", "releases"),
+)
+
+# Areas without a pane of their own are shown in Node health (e.g. internal errors).
+FALLBACK_AREA = "node"
+
+
+class PollCompleted(Message):
+    """One poll of one source finished (successfully or not)."""
+
+    def __init__(self, profile: str, observation: Observation) -> None:
+        super().__init__()
+        self.profile = profile
+        self.observation = observation
+
+
+@dataclass
+class DemoHooks:
+    """What `signer-tui demo` adds: incident injection."""
+
+    incidents: list[tuple[str, str]]  # (name, description)
+    inject: Callable[[str], str]  # returns a message to show
+
+
+class SignerCommands(Provider):
+    """Every action of the console, for the command palette."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        assert isinstance(app, SignerApp)
+        commands: list[tuple[str, str, Callable[[], Any]]] = [
+            ("Refresh now", "Poll every source of every profile now (r)", app.action_refresh),
+            ("Show evidence", "Evidence of the highlighted row (Enter, w)", app.action_evidence),
+            ("Event timeline", "Every status change, exportable (t)", app.action_timeline),
+            ("Help", "Contextual help and every key (F1, ?)", app.action_help),
+            ("Focus Backups pane", "(1)", partial(app.action_focus_pane, "backups")),
+            ("Focus Aggregate key pane", "(2)", partial(app.action_focus_pane, "key")),
+            ("Focus Node health pane", "(3)", partial(app.action_focus_pane, "nodes")),
+            ("Focus Releases pane", "(4)", partial(app.action_focus_pane, "releases")),
+            ("Verify latest backup", "Restore it into a scratch PostgreSQL (v)", app.action_verify),
+            ("Quit", "Leave the console (q, F10)", app.action_quit),
+        ]
+        if len(app.collectors) > 1:
+            for index, collector in enumerate(app.collectors):
+                commands.append(
+                    (
+                        f"Switch to profile {collector.name}",
+                        f"{collector.network} (p / F6 cycles)",
+                        partial(app.select_profile, index),
+                    )
+                )
+        if app.demo is not None:
+            for name, description in app.demo.incidents:
+                commands.append(
+                    (f"Demo incident: {name}", description, partial(app.inject_incident, name))
+                )
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+class SignerApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "signer-tui"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {SignerCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("r,f5", "refresh", "Refresh", id="refresh"),
+        Binding("w", "evidence", "Evidence", id="evidence"),
+        Binding("t,f8", "timeline", "Timeline", id="timeline"),
+        Binding("p,f6", "next_profile", "Profile", id="next-profile"),
+        Binding(
+            "P,shift+f6", "previous_profile", "Prev profile", id="previous-profile", show=False
+        ),
+        Binding("1", "focus_pane('backups')", "Backups", id="focus-backups", show=False),
+        Binding("2", "focus_pane('key')", "Key", id="focus-key", show=False),
+        Binding("3", "focus_pane('nodes')", "Nodes", id="focus-nodes", show=False),
+        Binding("4", "focus_pane('releases')", "Releases", id="focus-releases", show=False),
+        Binding("v", "verify", "Verify backup", id="verify-backup", show=False),
+        Binding("colon,f2", "command_palette", "Commands", id="command-palette"),
+        Binding("i,f9", "incident", "Incident", id="incident"),
+        Binding("c", "copy", "Copy", id="copy", show=False),
+        Binding("q,f10", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        collectors: list[ProfileCollector],
+        *,
+        theme: str = "signer-dark",
+        keymap: dict[str, str] | None = None,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        demo: DemoHooks | None = None,
+        autostart: bool = True,
+        watch_tty: bool = True,
+    ) -> None:
+        super().__init__()
+        self.collectors = collectors
+        self.clock = clock
+        self.demo = demo
+        self.autostart = autostart
+        self.watch_tty = watch_tty
+        self.state_dir = state_dir
+        self.current = 0
+        self.findings: dict[str, list[Finding]] = {c.name: [] for c in collectors}
+        self.timeline = Timeline(state_dir / "timeline.jsonl" if state_dir else None)
+        self._polls_running: set[tuple[str, str]] = set()
+        self._poll_timers: dict[tuple[str, str], Timer] = {}
+        self._poll_workers: dict[Worker[Any], tuple[ProfileCollector, PollSpec]] = {}
+        self._shutting_down = False
+        for custom in THEMES:
+            self.register_theme(custom)
+        self.theme = theme
+        # Animations cost bandwidth over SSH and help nobody at 3 a.m.
+        self.animation_level = "none"
+        if keymap:
+            self.set_keymap(keymap)
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
+        with Grid(id="panes"):
+            for area, title, pane_id in PANES:
+                yield FindingsPane(area, title, helptext.PANES[area], id=pane_id)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#backups FindingsTable").focus()
+        self.render_all()
+        self.set_interval(1.0, self._tick)
+        if self.watch_tty:
+            self.set_interval(5.0, self._check_tty)
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                signal.signal(signal.SIGHUP, lambda *_: self.call_from_thread(self.exit, 0))
+        if self.autostart:
+            # First paint, then the first polls.
+            self.call_after_refresh(self.start_polling)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Keep theme switching and screenshots; our own provider lists the console's actions.
+        for command in super().get_system_commands(screen):
+            if command.title in ("Theme", "Screenshot", "Keys"):
+                yield command
+
+    @property
+    def collector(self) -> ProfileCollector:
+        return self.collectors[self.current]
+
+    def is_wide(self) -> bool:
+        return self.size.width >= 120
+
+    # -- polling -------------------------------------------------------------------------
+
+    def start_polling(self) -> None:
+        for collector in self.collectors:
+            for spec in collector.specs():
+                self._launch(collector, spec)
+
+    def _arm(self, collector: ProfileCollector, spec: PollSpec, delay: float) -> None:
+        key = (collector.name, spec.name)
+        old = self._poll_timers.pop(key, None)
+        if old is not None:
+            old.stop()
+        self._poll_timers[key] = self.set_timer(delay, partial(self._launch, collector, spec))
+
+    def _launch(self, collector: ProfileCollector, spec: PollSpec) -> None:
+        key = (collector.name, spec.name)
+        if self._shutting_down or key in self._polls_running:
+            return  # polls of one source never overlap
+        self._polls_running.add(key)
+        self._poll_timers.pop(key, None)
+        name = f"{collector.name}/{spec.name}"
+        description = spec.description or f"polling {spec.name} of {collector.name}"
+        worker: Worker[Any]
+        if spec.blocking:
+            worker = self.run_worker(
+                partial(collector.run_blocking, spec),
+                name=name,
+                group=f"poll:{collector.name}",
+                description=description,
+                thread=True,
+                exit_on_error=False,
+            )
+        else:
+            worker = self.run_worker(
+                collector.run(spec),
+                name=name,
+                group=f"poll:{collector.name}",
+                description=description,
+                exit_on_error=False,
+            )
+        self._poll_workers[worker] = (collector, spec)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where finished or failed workers become UI state."""
+        info = self._poll_workers.get(event.worker)
+        if info is None:
+            return
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        del self._poll_workers[event.worker]
+        collector, spec = info
+        self._polls_running.discard((collector.name, spec.name))
+        if event.state is WorkerState.CANCELLED or self._shutting_down:
+            return
+        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, Observation):
+            observation = event.worker.result
+        else:
+            error = event.worker.error or RuntimeError("worker failed")
+            observation = failed(spec.name, error)
+        self.post_message(PollCompleted(collector.name, observation))
+        self._arm(collector, spec, spec.interval)
+
+    @on(PollCompleted)
+    def _poll_completed(self, message: PollCompleted) -> None:
+        for collector in self.collectors:
+            if collector.name == message.profile:
+                collector.record(message.observation)
+                self.update_findings(collector)
+
+    def update_findings(self, collector: ProfileCollector) -> None:
+        now = self.clock()
+        findings = collector.findings(now)
+        self.findings[collector.name] = findings
+        self.timeline.observe(collector.name, findings, now)
+        self.render_all()
+
+    def action_refresh(self) -> None:
+        for collector in self.collectors:
+            for spec in collector.specs():
+                self._launch(collector, spec)
+        self.notify("Refreshing every source…", timeout=2)
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        # Ages and staleness change with time even when nothing is polled.
+        self.render_all(panes=int(self.clock().timestamp()) % 5 == 0)
+
+    def render_all(self, panes: bool = True) -> None:
+        now = self.clock()
+        statuses = [
+            (c.name, Status.worst(f.effective_status(now) for f in self.findings[c.name]))
+            for c in self.collectors
+        ]
+        note = "DEMO" if self.demo is not None else ""
+        self.query_one(TopBar).render_bar(statuses, self.current, now, note)
+        if not panes:
+            return
+        findings = self.findings.get(self.collector.name, [])
+        wide = self.is_wide()
+        pane_areas = {area for area, _t, _i in PANES}
+        for area, _title, pane_id in PANES:
+            pane = self.query_one(f"#{pane_id}", FindingsPane)
+            mine = [
+                f
+                for f in findings
+                if f.area == area or (area == FALLBACK_AREA and f.area not in pane_areas)
+            ]
+            pane.show(mine, now, wide)
+            pane.show_series(
+                {name: self.collector.series_values(name) for name in ("stacks_blocks",)}
+                | {
+                    "bitcoin_blocks": self.collector.series_values("bitcoin_blocks"),
+                    "peers": self.collector.series_values("peers"),
+                }
+            )
+
+    def on_resize(self) -> None:
+        self.render_all()
+
+    # -- actions -------------------------------------------------------------------------
+
+    def focused_pane(self) -> FindingsPane | None:
+        widget = self.focused
+        while widget is not None:
+            if isinstance(widget, FindingsPane):
+                return widget
+            widget = widget.parent  # type: ignore[assignment]
+        return None
+
+    def action_focus_pane(self, pane_id: str) -> None:
+        self.query_one(f"#{pane_id} FindingsTable").focus()
+
+    def action_evidence(self) -> None:
+        pane = self.focused_pane()
+        finding = pane.selected() if pane else None
+        if finding is None:
+            self.notify("Nothing selected yet: wait for the first poll.", timeout=3)
+            return
+        self.push_screen(EvidenceScreen(finding, self.clock()))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table.parent, FindingsPane):
+            self.action_evidence()
+
+    def action_timeline(self) -> None:
+        export_dir = self.state_dir or Path.cwd()
+        self.push_screen(TimelineScreen(self.timeline, export_dir))
+
+    def action_help(self) -> None:
+        pane = self.focused_pane()
+        area = pane.area if pane else None
+        self.push_screen(HelpScreen(helptext.help_markdown(self, area)))
+
+    def select_profile(self, index: int) -> None:
+        if not self.collectors:
+            return
+        self.current = index % len(self.collectors)
+        self.render_all()
+        self.notify(f"Profile {self.collector.name} ({self.collector.network})", timeout=2)
+
+    def action_next_profile(self) -> None:
+        self.select_profile(self.current + 1)
+
+    def action_previous_profile(self) -> None:
+        self.select_profile(self.current - 1)
+
+    def action_copy(self) -> None:
+        pane = self.focused_pane()
+        finding = pane.selected() if pane else None
+        if finding is not None:
+            from signer_tui.ui.screens.evidence import evidence_text
+
+            self.copy_to_clipboard(evidence_text(finding, self.clock()))
+            self.notify("Evidence copied to the clipboard (OSC 52).", timeout=3)
+
+    def action_verify(self) -> None:
+        self.notify(
+            "Backup verification from the console needs a backups section in this profile.",
+            severity="warning",
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "incident":
+            return self.demo is not None
+        if action in ("next_profile", "previous_profile"):
+            return len(self.collectors) > 1
+        return True
+
+    def action_incident(self) -> None:
+        if self.demo is None:
+            return
+        self.action_command_palette()
+
+    def inject_incident(self, name: str) -> None:
+        if self.demo is None:
+            return
+        message = self.demo.inject(name)
+        self.notify(message, title="Demo incident", timeout=6)
+        self.action_refresh()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _check_tty(self) -> None:
+        """Exit when the terminal went away (SSH dropped) so no orphan keeps polling."""
+        try:
+            alive = os.isatty(sys.__stdout__.fileno()) if sys.__stdout__ else False
+        except (ValueError, OSError):
+            alive = False
+        if not alive:
+            self.exit(0)
+
+    async def on_unmount(self) -> None:
+        self._shutting_down = True
+        for timer in self._poll_timers.values():
+            timer.stop()
+        for collector in self.collectors:
+            await collector.aclose()

@@ -16,6 +16,7 @@ given to every collector.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -192,7 +193,5 @@ class ProfileCollector:
 
     async def aclose(self) -> None:
         for close in self.closers:
-            try:
+            with contextlib.suppress(Exception):
                 await close()
-            except Exception:
-                pass

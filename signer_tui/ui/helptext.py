@@ -37,7 +37,7 @@ own Stacks node **and** from an independent API.
   pruned.
 * Stacks node: reachable, fully synced, burn height vs bitcoind, tip age, distance to peers.
 * Signer: liveness (`GET /`), `/info` tips vs the nodes' tips, peers connected vs the
-  signer-set size − 1, blocks observed still rising.
+  signer-set size minus 1, blocks observed still rising.
 
 The sparklines show the signer's observed Stacks and bitcoin blocks and its peer count.""",
     "release": """\

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 
@@ -46,10 +47,8 @@ def evidence_text(finding: Finding, now: datetime) -> str:
             lines.append(f"  decoded:     {evidence.decoded}")
         if evidence.raw:
             raw = evidence.raw
-            try:
+            with contextlib.suppress(ValueError):
                 raw = json.dumps(json.loads(raw), indent=2)
-            except ValueError:
-                pass
             lines.append("  raw:")
             lines += [f"    {line}" for line in clean_text(raw, 3000).splitlines()]
     if not finding.evidence:

@@ -61,7 +61,8 @@ class FindingsPane(Vertical):
     def show(self, findings: list[Finding], now: datetime, wide: bool) -> None:
         table = self.table
         app = self.app
-        ordered = sorted(findings, key=lambda f: (-f.effective_status(now).rank, f.id))
+        # Problems first; within a status keep the order the checks emit (reachable, synced…).
+        ordered = sorted(findings, key=lambda f: -f.effective_status(now).rank)
         cursor_id = None
         if table.findings and 0 <= table.cursor_row < len(table.findings):
             cursor_id = table.findings[table.cursor_row].id
@@ -80,8 +81,8 @@ class FindingsPane(Vertical):
             stale = finding.is_stale(now)
             word = "STALE" if stale and shown is not finding.status else shown.value
             cells = [
-                Text(word.ljust(STATUS_WIDTH - 1), style=status_style(app, shown)) + Text(" "),
-                Text(finding.summary, overflow="ellipsis", no_wrap=True),
+                Text(word, style=status_style(app, shown)),
+                Text(" " + finding.summary, overflow="ellipsis", no_wrap=True),
             ]
             if wide:
                 source = finding.evidence[0].source if finding.evidence else ""
@@ -91,8 +92,8 @@ class FindingsPane(Vertical):
             table.add_row(*cells)
         if not ordered:
             empty = [
-                Text("UNKNOWN", style=status_style(app, Status.UNKNOWN)) + Text(" "),
-                Text("waiting for the first poll…"),
+                Text("UNKNOWN", style=status_style(app, Status.UNKNOWN)),
+                Text(" waiting for the first poll…"),
             ]
             table.add_row(*empty, *([Text("")] if wide else []), Text("—".rjust(AGE_WIDTH - 1)))
         if cursor_id is not None:

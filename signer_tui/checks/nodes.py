@@ -1,0 +1,520 @@
+"""node.*: the signer's bitcoind, its Stacks node and the signer itself.
+
+Pure functions of observations, thresholds and `now`. A node that cannot be reached is CRIT
+for its reachability row (the console runs where the signer's nodes are reachable), while the
+rows that need its data become UNKNOWN — never OK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from signer_tui.collect import Observation
+from signer_tui.config import Thresholds, format_duration
+from signer_tui.model import Evidence, Finding, Status
+from signer_tui.readings import BitcoindReading, KeyReading, StacksReading
+from signer_tui.sources.metrics import MetricsSnapshot
+from signer_tui.sources.signer import Liveness, SignerInfo
+
+Series = Sequence[tuple[datetime, float]]
+
+# A Stacks node more than this many bitcoin blocks behind bitcoind is CRIT (WARN from the
+# configured threshold up to here).
+BURN_LAG_CRIT = 6
+
+
+def _ev(obs: Observation | None) -> tuple[Evidence, ...]:
+    return obs.evidence if obs is not None else ()
+
+
+def _why(obs: Observation | None) -> str:
+    return obs.error or "failed" if obs is not None else "not read yet"
+
+
+def _unknown(finding_id: str, what: str, obs: Observation | None) -> Finding:
+    return Finding(finding_id, Status.UNKNOWN, f"{what}: {_why(obs)}", "", _ev(obs))
+
+
+def _reachable(finding_id: str, what: str, obs: Observation | None, ok_text: str) -> Finding:
+    if obs is None:
+        return Finding(finding_id, Status.UNKNOWN, f"{what}: not read yet")
+    if obs.ok:
+        return Finding(finding_id, Status.OK, ok_text, "", obs.evidence)
+    title = obs.error or "failed"
+    if title.startswith("warming up"):
+        return Finding(
+            finding_id,
+            Status.WARN,
+            f"{what} {title}",
+            "bitcoind is starting; every RPC fails until it has loaded. Wait, then re-check.",
+            obs.evidence,
+        )
+    return Finding(
+        finding_id,
+        Status.CRIT,
+        f"{what}: {title}",
+        obs.detail or f"Check that {what} is running and that the URL and credentials are right.",
+        obs.evidence,
+    )
+
+
+# -- bitcoind --------------------------------------------------------------------------------
+
+
+def check_bitcoind(obs: Observation | None, t: Thresholds, now: datetime) -> list[Finding]:
+    reading: BitcoindReading | None = obs.value if obs is not None and obs.ok else None
+    version_text = ""
+    if reading is not None and reading.network is not None:
+        version_text = f" {reading.network.version_text}"
+    findings = [
+        _reachable("node.bitcoind.reachable", "bitcoind", obs, f"bitcoind up{version_text}")
+    ]
+    if reading is None:
+        for fid in ("synced", "version", "pruned", "tip_age"):
+            findings.append(_unknown(f"node.bitcoind.{fid}", "bitcoind", obs))
+        return findings
+    chain = reading.chain
+    ev = reading.evidence
+    behind = chain.headers - chain.blocks
+    if chain.initialblockdownload:
+        progress = chain.verificationprogress
+        pct = f" ({progress * 100:.1f}%)" if progress is not None else ""
+        findings.append(
+            Finding(
+                "node.bitcoind.synced",
+                Status.CRIT,
+                f"initial block download{pct}",
+                "bitcoind is still syncing; the signer cannot follow the chain until it is done.",
+                ev,
+            )
+        )
+    elif behind > 2:
+        findings.append(
+            Finding(
+                "node.bitcoind.synced",
+                Status.WARN,
+                f"{behind} blocks behind its headers",
+                "bitcoind knows of newer blocks than it has validated; watch that it catches up.",
+                ev,
+            )
+        )
+    else:
+        findings.append(
+            Finding("node.bitcoind.synced", Status.OK, f"synced at {chain.blocks:,}", "", ev)
+        )
+    if reading.network is None:
+        findings.append(
+            Finding(
+                "node.bitcoind.version",
+                Status.UNKNOWN,
+                f"version: {reading.network_error or 'not read'}",
+                "",
+                ev,
+            )
+        )
+    else:
+        major = reading.network.version_tuple[0]
+        if major < t.min_bitcoind_major:
+            findings.append(
+                Finding(
+                    "node.bitcoind.version",
+                    Status.CRIT,
+                    f"Bitcoin Core {reading.network.version_text} < {t.min_bitcoind_major}",
+                    f"The sBTC signer needs Bitcoin Core {t.min_bitcoind_major} or newer.",
+                    ev,
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "node.bitcoind.version",
+                    Status.OK,
+                    f"Core {reading.network.version_text} (>= {t.min_bitcoind_major})",
+                    "",
+                    ev,
+                )
+            )
+    if chain.pruned:
+        findings.append(
+            Finding(
+                "node.bitcoind.pruned",
+                Status.CRIT,
+                "pruned node",
+                "The signer requires prune=0: blocks it must read may be gone.",
+                ev,
+            )
+        )
+    else:
+        findings.append(Finding("node.bitcoind.pruned", Status.OK, "not pruned", "", ev))
+    if chain.time is None:
+        findings.append(
+            Finding("node.bitcoind.tip_age", Status.UNKNOWN, "tip time not reported", "", ev)
+        )
+    else:
+        age = now.timestamp() - chain.time
+        text = f"last block {format_duration(max(0, int(age)) // 60 * 60 or 60)} ago"
+        if age > t.bitcoin_tip_max_age:
+            findings.append(
+                Finding(
+                    "node.bitcoind.tip_age",
+                    Status.WARN,
+                    text,
+                    "No new bitcoin block for a long time: check bitcoind's peers and clock "
+                    "(long gaps do happen, rarely).",
+                    ev,
+                )
+            )
+        else:
+            findings.append(Finding("node.bitcoind.tip_age", Status.OK, text, "", ev))
+    if chain.warnings:
+        findings.append(
+            Finding(
+                "node.bitcoind.warnings",
+                Status.WARN,
+                f"warning: {chain.warnings[0]}",
+                "bitcoind reports warnings (getblockchaininfo.warnings).",
+                ev,
+            )
+        )
+    return findings
+
+
+# -- Stacks node -----------------------------------------------------------------------------
+
+
+def last_change(series: Series) -> datetime | None:
+    """When the value last changed (or was first seen, if it never changed)."""
+    if not series:
+        return None
+    when, value = series[-1]
+    for earlier_when, earlier_value in reversed(series[:-1]):
+        if earlier_value != value:
+            return when
+        when = earlier_when
+    return when
+
+
+def check_stacks(
+    obs: Observation | None,
+    bitcoind: Observation | None,
+    tip_series: Series,
+    t: Thresholds,
+    now: datetime,
+) -> list[Finding]:
+    reading: StacksReading | None = obs.value if obs is not None and obs.ok else None
+    version = ""
+    if reading is not None and reading.info.version is not None:
+        version = f" {reading.info.version.version}"
+    findings = [_reachable("node.stacks.reachable", "Stacks node", obs, f"Stacks node up{version}")]
+    if reading is None:
+        for fid in ("synced", "burn_lag", "tip_age", "peers"):
+            findings.append(_unknown(f"node.stacks.{fid}", "Stacks node", obs))
+        return findings
+    info = reading.info
+    ev = reading.evidence
+    if info.is_fully_synced:
+        findings.append(
+            Finding(
+                "node.stacks.synced", Status.OK, f"synced, tip {info.stacks_tip_height:,}", "", ev
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "node.stacks.synced",
+                Status.CRIT,
+                "not fully synced (initial download)",
+                "The Stacks node is still in initial block download; the signer's view of "
+                "Stacks is stale until it finishes.",
+                ev,
+            )
+        )
+    btc: BitcoindReading | None = bitcoind.value if bitcoind is not None and bitcoind.ok else None
+    if btc is None:
+        findings.append(
+            Finding(
+                "node.stacks.burn_lag",
+                Status.UNKNOWN,
+                f"burn {info.burn_block_height:,}; bitcoind unknown",
+                "",
+                ev + _ev(bitcoind),
+            )
+        )
+    else:
+        lag = btc.chain.blocks - info.burn_block_height
+        ev2 = ev + btc.evidence
+        text = f"burn height {lag} behind bitcoind" if lag > 0 else "burn height = bitcoind"
+        if lag < 0:
+            text = f"burn height {-lag} ahead of bitcoind"
+        if lag > BURN_LAG_CRIT:
+            status = Status.CRIT
+        elif abs(lag) > t.max_node_lag_blocks:
+            status = Status.WARN
+        else:
+            status = Status.OK
+        advice = (
+            ""
+            if status is Status.OK
+            else "The Stacks node and bitcoind disagree on the bitcoin tip: check that the node "
+            "uses this bitcoind and that both are synced."
+        )
+        findings.append(Finding("node.stacks.burn_lag", status, text, advice, ev2))
+    changed = last_change(tip_series)
+    if changed is None or len(tip_series) < 2:
+        findings.append(
+            Finding(
+                "node.stacks.tip_age",
+                Status.OK,
+                f"tip {info.stacks_tip_height:,} (watching)",
+                "",
+                ev,
+            )
+        )
+    else:
+        age = (now - changed).total_seconds()
+        text = f"tip {info.stacks_tip_height:,} moved {format_duration(max(1, int(age)))} ago"
+        if age > 3 * t.stacks_tip_max_age:
+            status = Status.CRIT
+        elif age > t.stacks_tip_max_age:
+            status = Status.WARN
+        else:
+            status = Status.OK
+        advice = (
+            ""
+            if status is Status.OK
+            else "The Stacks tip has stopped moving: check the node's logs, peers and disk."
+        )
+        findings.append(Finding("node.stacks.tip_age", status, text, advice, ev))
+    health = reading.health
+    if health is None:
+        text = (
+            f"peer check failed: {reading.health_error}"
+            if reading.health_error
+            else "no /v3/health on this node version"
+        )
+        findings.append(
+            Finding(
+                "node.stacks.peers",
+                Status.UNKNOWN if reading.health_error else Status.WARN,
+                text,
+                "Upgrade the Stacks node to compare its tip with its peers'.",
+                ev,
+            )
+        )
+    elif not health.has_peer_data:
+        findings.append(
+            Finding(
+                "node.stacks.peers",
+                Status.WARN,
+                "no peer data (no neighbours?)",
+                "The node reports no neighbour heights: check its P2P connectivity.",
+                ev,
+            )
+        )
+    else:
+        diff = health.difference_from_max_peer
+        status = Status.WARN if diff > t.max_peer_difference else Status.OK
+        findings.append(
+            Finding(
+                "node.stacks.peers",
+                status,
+                f"{diff} blocks behind best peer",
+                "" if status is Status.OK else "The node trails its peers: it may be stuck.",
+                ev,
+            )
+        )
+    return findings
+
+
+# -- the signer ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignerSeries:
+    stacks_observed: Series
+    bitcoin_observed: Series
+    stacks_tip: Series
+    bitcoin_tip: Series
+
+
+def _delta(series: Series) -> float | None:
+    if len(series) < 2:
+        return None
+    return series[-1][1] - series[0][1]
+
+
+def _window(series: Series, since: datetime) -> Series:
+    return [p for p in series if p[0] >= since] or list(series[-1:])
+
+
+def check_signer(
+    alive: Observation | None,
+    info: Observation | None,
+    metrics: Observation | None,
+    *,
+    metrics_configured: bool,
+    node_key: Observation | None,
+    bitcoind: Observation | None,
+    stacks: Observation | None,
+    series: SignerSeries,
+    t: Thresholds,
+    now: datetime,
+) -> list[Finding]:
+    live: Liveness | None = alive.value if alive is not None and alive.ok else None
+    ok_text = f"signer API alive ({live.elapsed_ms:.0f} ms)" if live and live.elapsed_ms else ""
+    findings = [_reachable("node.signer.alive", "signer API", alive, ok_text or "signer API alive")]
+    findings.append(_signer_tips(info, bitcoind, stacks, t))
+    if not metrics_configured:
+        findings.append(
+            Finding(
+                "node.signer.metrics",
+                Status.WARN,
+                "metrics not configured",
+                "Set signer.metrics_url (the signer's prometheus_exporter_endpoint) to see "
+                "peers and observed blocks.",
+            )
+        )
+        return findings
+    snap: MetricsSnapshot | None = metrics.value if metrics is not None and metrics.ok else None
+    if snap is None:
+        findings.append(_reachable("node.signer.metrics", "signer metrics", metrics, ""))
+        findings.append(_unknown("node.signer.peers", "metrics", metrics))
+        findings.append(_unknown("node.signer.observing", "metrics", metrics))
+        return findings
+    findings.append(_signer_peers(snap, node_key))
+    findings.append(_signer_observing(snap, series, t, now))
+    return findings
+
+
+def _signer_tips(
+    info: Observation | None,
+    bitcoind: Observation | None,
+    stacks: Observation | None,
+    t: Thresholds,
+) -> Finding:
+    data: SignerInfo | None = info.value if info is not None and info.ok else None
+    if data is None:
+        return _unknown("node.signer.tips", "signer /info", info)
+    ev = _ev(info) + _ev(bitcoind) + _ev(stacks)
+    btc_tip = data.bitcoin.signer_tip.block_height if data.bitcoin.signer_tip else None
+    stx_tip = data.stacks.signer_tip.block_height if data.stacks.signer_tip else None
+    btc_node = bitcoind.value.chain.blocks if bitcoind is not None and bitcoind.ok else None
+    if btc_node is None and data.bitcoin.node_tip is not None:
+        btc_node = data.bitcoin.node_tip.block_height
+    stx_node = stacks.value.info.stacks_tip_height if stacks is not None and stacks.ok else None
+    if stx_node is None and data.stacks.node_tip is not None:
+        stx_node = data.stacks.node_tip.block_height
+    if btc_tip is None or btc_node is None:
+        return Finding(
+            "node.signer.tips",
+            Status.UNKNOWN,
+            "signer's bitcoin tip unknown (null in /info)",
+            "The signer's /info has no bitcoin tip: it may be starting or cut off from bitcoind.",
+            ev,
+        )
+    btc_lag = btc_node - btc_tip
+    stx_lag = (stx_node - stx_tip) if stx_node is not None and stx_tip is not None else None
+    parts = [f"btc -{btc_lag}" if btc_lag > 0 else "btc at tip"]
+    if stx_lag is not None:
+        parts.append(f"stx -{stx_lag}" if stx_lag > 0 else "stx at tip")
+    text = "signer view: " + ", ".join(parts)
+    # Stacks blocks come every few seconds; tolerate a tenure's worth of lag.
+    stacks_limit = max(60, 120 * t.signer_tip_max_lag_blocks)
+    if btc_lag > t.signer_tip_max_lag_blocks or (stx_lag is not None and stx_lag > stacks_limit):
+        return Finding(
+            "node.signer.tips",
+            Status.WARN,
+            text,
+            "The signer's view trails its nodes: check the Stacks node's event observer "
+            "(it must POST /new_block to the signer) and the signer's logs.",
+            ev,
+        )
+    return Finding("node.signer.tips", Status.OK, text, "", ev)
+
+
+def _signer_peers(snap: MetricsSnapshot, node_key: Observation | None) -> Finding:
+    ev = (snap.evidence,)
+    peers = snap.peers_connected
+    reading: KeyReading | None = node_key.value if node_key is not None and node_key.ok else None
+    data = reading.signer_data if reading is not None else None
+    if peers is None:
+        return Finding(
+            "node.signer.peers",
+            Status.UNKNOWN,
+            "peers_connected not exported",
+            "Signers before v1.1.0 do not export peers_connected; upgrade to see peers.",
+            ev,
+        )
+    if data is None or not data.signer_set:
+        return Finding(
+            "node.signer.peers",
+            Status.UNKNOWN,
+            f"{peers:.0f} peers; signer set unknown",
+            "The signer set is read from the registry through your Stacks node.",
+            ev,
+        )
+    expected = len(data.signer_set) - 1
+    text = f"{peers:.0f} of {expected} peers connected"
+    if peers < max(0, data.threshold - 1):
+        return Finding(
+            "node.signer.peers",
+            Status.CRIT,
+            text,
+            f"Fewer peers than the signing threshold ({data.threshold}) needs: the signer "
+            "cannot take part in signing rounds. Check P2P ports and the seeds.",
+            ev,
+        )
+    if peers < expected:
+        return Finding(
+            "node.signer.peers",
+            Status.WARN,
+            text,
+            "Some signers are not connected: check your P2P port (4122) and their status.",
+            ev,
+        )
+    return Finding("node.signer.peers", Status.OK, text, "", ev)
+
+
+def _signer_observing(
+    snap: MetricsSnapshot, series: SignerSeries, t: Thresholds, now: datetime
+) -> Finding:
+    ev = (snap.evidence,)
+    since = now.fromtimestamp(now.timestamp() - t.stacks_tip_max_age, now.tzinfo)
+    stx_seen = _delta(_window(series.stacks_observed, since))
+    stx_node = _delta(_window(series.stacks_tip, since))
+    btc_seen = _delta(_window(series.bitcoin_observed, since))
+    btc_node = _delta(_window(series.bitcoin_tip, since))
+    if stx_seen is None:
+        return Finding(
+            "node.signer.observing",
+            Status.UNKNOWN,
+            "need two scrapes to see blocks rising",
+            "",
+            ev,
+        )
+    if stx_node and stx_node > 0 and stx_seen <= 0:
+        return Finding(
+            "node.signer.observing",
+            Status.CRIT,
+            f"signer saw 0 of {stx_node:.0f} new Stacks blocks",
+            "The Stacks node advances but the signer observes nothing: its event observer "
+            "(POST /new_block to :8801) is broken. A dead observer can also stall the node.",
+            ev,
+        )
+    if btc_node and btc_node > 0 and btc_seen is not None and btc_seen <= 0:
+        return Finding(
+            "node.signer.observing",
+            Status.WARN,
+            f"signer saw 0 of {btc_node:.0f} new bitcoin blocks",
+            "bitcoind advances but the signer's block observer does not: check its RPC access.",
+            ev,
+        )
+    return Finding(
+        "node.signer.observing",
+        Status.OK,
+        f"observing: +{stx_seen:.0f} Stacks blocks",
+        "",
+        ev,
+    )

@@ -1,0 +1,284 @@
+"""release.*: the running versions against the latest releases and security advisories.
+
+WARN when a newer release exists; CRIT when a newer release is a security fix or an advisory
+covers the running version; UNKNOWN when the running version or the feed is unknown. An OSV
+answer of "no data" is never read as "safe".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from signer_tui.collect import Observation
+from signer_tui.model import Evidence, Finding, Status, format_age
+from signer_tui.readings import BitcoindReading, StacksReading
+from signer_tui.sources.feedcache import FeedFailure
+from signer_tui.sources.github import Advisory, AdvisoryFeed, Release, ReleaseFeed, affects
+from signer_tui.sources.metrics import MetricsSnapshot
+from signer_tui.sources.osv import Coverage, OsvResult
+from signer_tui.sources.releases import Feeds, RepoFeeds
+from signer_tui.sources.signer import SignerInfo
+from signer_tui.sources.versions import (
+    ParsedVersion,
+    resolve_signer_revision,
+    version_from_bitcoin_int,
+    version_from_server_version,
+    version_from_subversion,
+)
+
+_SECURITY = re.compile(r"\bsecurity\b|\bCVE-\d{4}-\d+|\bGHSA-|vulnerab", re.IGNORECASE)
+
+RUNNING_LABELS = (("signer", "signer"), ("stacks", "stacks-node"), ("bitcoind", "Core"))
+
+# A cached feed older than this is itself a finding (the bastion may have lost egress).
+FEED_MAX_AGE = 2 * 86400.0
+
+
+def is_security_release(release: Release) -> bool:
+    return bool(_SECURITY.search(f"{release.name or ''}\n{release.body or ''}"))
+
+
+@dataclass(frozen=True)
+class Running:
+    label: str  # what the operator calls it: "signer", "Stacks node", "bitcoind"
+    version: ParsedVersion | None
+    shown: str  # the version as reported
+    why_unknown: str = ""
+
+
+def _feed_evidence(feed: RepoFeeds) -> tuple[Evidence, ...]:
+    out: list[Evidence] = []
+    for part in (feed.releases, feed.advisories):
+        if isinstance(part, FeedFailure):
+            if part.evidence is not None:
+                out.append(part.evidence)
+        else:
+            out.extend(part.evidence[:1])
+    return tuple(out)
+
+
+def _advisories_for(feed: RepoFeeds, version: ParsedVersion) -> tuple[list[Advisory], bool]:
+    """Advisories that cover `version`, and whether any could not be evaluated."""
+    if isinstance(feed.advisories, FeedFailure):
+        return [], True
+    hits: list[Advisory] = []
+    unsure = False
+    for advisory in feed.advisories.advisories:
+        verdict = affects(advisory, version)
+        if verdict is True:
+            hits.append(advisory)
+        elif verdict is None:
+            unsure = True
+    return hits, unsure
+
+
+def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | None) -> Finding:
+    ev = _feed_evidence(feed)
+    if running.version is None:
+        return Finding(
+            finding_id,
+            Status.UNKNOWN,
+            f"{running.label} version unknown ({running.why_unknown or running.shown})",
+            "The running version could not be determined, so it cannot be compared.",
+            ev,
+        )
+    releases = feed.releases
+    if isinstance(releases, FeedFailure):
+        return Finding(
+            finding_id,
+            Status.UNKNOWN,
+            f"{running.label} {running.shown}; feed: {releases.title}",
+            "The release feed could not be read and no cached copy exists.",
+            ev,
+        )
+    hits, unsure = _advisories_for(feed, running.version)
+    newer = releases.newer_than(running.version, track)
+    security = [r for r in newer if is_security_release(r)]
+    latest = releases.latest(track)
+    details = [("running", running.shown)]
+    if latest is not None:
+        details.append(("latest", latest.tag))
+    details += [("advisory", f"{a.ghsa_id} {a.severity or ''} {a.summary}") for a in hits]
+    if hits:
+        ids = ", ".join(a.cve_id or a.ghsa_id for a in hits[:2])
+        return Finding(
+            finding_id,
+            Status.CRIT,
+            f"{running.label} {running.shown}: advisory {ids}",
+            "A published security advisory covers the running version: plan the upgrade now "
+            "(see the advisory for the fixed version).",
+            ev,
+            details=tuple(details),
+        )
+    if security:
+        return Finding(
+            finding_id,
+            Status.CRIT,
+            f"{running.label} {running.shown}: security fix in {security[0].tag}",
+            f"{security[0].tag} is a newer release that mentions a security fix; upgrade.",
+            ev,
+            details=tuple(details),
+        )
+    if newer:
+        return Finding(
+            finding_id,
+            Status.WARN,
+            f"{running.label} {running.shown} → {newer[0].tag} out",
+            f"A newer release is available ({len(newer)} newer); read its notes and plan "
+            "the upgrade.",
+            ev,
+            details=tuple(details),
+        )
+    note = " (advisory ranges unreadable)" if unsure else ""
+    return Finding(
+        finding_id,
+        Status.OK,
+        f"{running.label} {running.shown} is latest{note}",
+        "",
+        ev,
+        details=tuple(details),
+    )
+
+
+def running_signer(
+    info: Observation | None, metrics: Observation | None, feed: RepoFeeds
+) -> Running:
+    revision = None
+    if info is not None and info.ok:
+        data: SignerInfo = info.value
+        revision = data.build_info.git_revision
+    if revision is None and metrics is not None and metrics.ok:
+        snap: MetricsSnapshot = metrics.value
+        revision = snap.build_info.revision if snap.build_info else None
+    if not revision:
+        return Running("signer", None, "?", "no git_revision in /info or metrics")
+    releases = () if isinstance(feed.releases, FeedFailure) else feed.releases.releases
+    match = resolve_signer_revision(revision, releases)
+    if match.version is None:
+        short = revision[:10] if len(revision) >= 40 else revision
+        return Running("signer", None, short, match.note or "unknown commit")
+    return Running("signer", match.version, match.tag or match.version.raw)
+
+
+def running_stacks(stacks: Observation | None) -> Running:
+    if stacks is None or not stacks.ok:
+        return Running("Stacks node", None, "?", "node not read")
+    reading: StacksReading = stacks.value
+    parsed = version_from_server_version(reading.info.server_version)
+    shown = str(parsed.version) if parsed else reading.info.server_version[:24]
+    return Running("stacks-node", parsed, shown, "" if parsed else "unparsed server_version")
+
+
+def running_bitcoind(bitcoind: Observation | None) -> Running:
+    if bitcoind is None or not bitcoind.ok or bitcoind.value.network is None:
+        return Running("bitcoind", None, "?", "bitcoind not read")
+    reading: BitcoindReading = bitcoind.value
+    assert reading.network is not None
+    parsed = version_from_subversion(reading.network.subversion) or version_from_bitcoin_int(
+        reading.network.version
+    )
+    shown = reading.network.version_text
+    return Running("Core", parsed, shown, "" if parsed else "unparsed subversion")
+
+
+def _bitcoin_osv(feeds: Feeds, running: Running, base: Finding) -> Finding:
+    """Fold OSV's answer for Bitcoin Core into the bitcoind finding."""
+    osv = feeds.bitcoin_osv
+    if base.status is Status.CRIT or osv is None:
+        return base
+    if isinstance(osv, FeedFailure):
+        return Finding(
+            base.id,
+            base.status,
+            base.summary,
+            base.advice,
+            base.evidence,
+            details=(*base.details, ("OSV", f"unavailable: {osv.title}")),
+        )
+    result: OsvResult = osv
+    if result.coverage is Coverage.MATCHED and result.vulns:
+        ids = ", ".join(v.id for v in result.vulns[:3])
+        return Finding(
+            base.id,
+            Status.CRIT,
+            f"Core {running.shown}: OSV lists {ids}",
+            "OSV lists known vulnerabilities for this Bitcoin Core version; upgrade.",
+            base.evidence + result.evidence[:1],
+            details=base.details,
+        )
+    note = "OSV: no data (not proof of safety)"
+    return Finding(
+        base.id,
+        base.status,
+        base.summary,
+        base.advice,
+        base.evidence + result.evidence[:1],
+        details=(*base.details, ("OSV", note)),
+    )
+
+
+def _feed_status(feeds: Feeds, now: datetime) -> Finding:
+    parts: list[ReleaseFeed | AdvisoryFeed] = []
+    failures: list[str] = []
+    for repo in feeds.repos:
+        for part in (repo.releases, repo.advisories):
+            if isinstance(part, FeedFailure):
+                failures.append(f"{repo.repo}: {part.title}")
+            else:
+                parts.append(part)
+    stale = [p for p in parts if p.stale]
+    oldest = max((p.age(now).total_seconds() for p in parts), default=None)
+    if failures and not parts:
+        return Finding(
+            "release.feed",
+            Status.UNKNOWN,
+            f"feeds unavailable: {failures[0]}",
+            "No release feed could be read and nothing is cached. Does this host have egress "
+            "to api.github.com, or a token for the rate limit?",
+        )
+    if stale or failures:
+        reason = stale[0].error_title if stale else failures[0]
+        age = format_age(oldest)
+        status = Status.WARN if (oldest or 0) > FEED_MAX_AGE or failures else Status.OK
+        return Finding(
+            "release.feed",
+            status,
+            f"cached feed, {age} old ({reason})",
+            "Release data comes from the on-disk cache because the live request failed.",
+            details=tuple(("failed", f) for f in failures),
+        )
+    return Finding("release.feed", Status.OK, f"feeds fresh ({format_age(oldest)} old)", "")
+
+
+def check_releases(
+    feeds_obs: Observation | None,
+    *,
+    signer_info: Observation | None,
+    metrics: Observation | None,
+    stacks: Observation | None,
+    bitcoind: Observation | None,
+    now: datetime,
+) -> list[Finding]:
+    if feeds_obs is None or not feeds_obs.ok:
+        why = feeds_obs.error if feeds_obs is not None else "not fetched yet"
+        return [
+            Finding(f"release.{name}", Status.UNKNOWN, f"{label}: feed {why}", "", ())
+            for name, label in (
+                ("signer", "signer"),
+                ("stacks", "stacks-node"),
+                ("bitcoind", "Core"),
+            )
+        ]
+    feeds: Feeds = feeds_obs.value
+    signer = running_signer(signer_info, metrics, feeds.sbtc)
+    stacks_v = running_stacks(stacks)
+    core = running_bitcoind(bitcoind)
+    bitcoin = compare("release.bitcoind", core, feeds.bitcoin, None)
+    return [
+        compare("release.signer", signer, feeds.sbtc, None),
+        compare("release.stacks", stacks_v, feeds.stacks_core, "node"),
+        _bitcoin_osv(feeds, core, bitcoin),
+        _feed_status(feeds, now),
+    ]

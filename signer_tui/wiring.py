@@ -17,7 +17,7 @@ from signer_tui.checks import aggregate_key, backup, nodes, releases
 from signer_tui.collect import Observation, PollSpec, ProfileCollector
 from signer_tui.config import Profile, Settings
 from signer_tui.credentials import Secret, SecretStore
-from signer_tui.model import Finding
+from signer_tui.model import Finding, Status
 from signer_tui.readings import BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.backup_types import BackupInventory, VerificationRecord
 from signer_tui.sources.bitcoind import Bitcoind
@@ -294,7 +294,8 @@ def build_profile(
     def backup_checks(c: ProfileCollector, now: datetime) -> list[Finding]:
         obs = c.observation("backups")
         if obs is None:
-            return backup.evaluate(None, [], profile, now, read_error="not read yet")
+            # Nothing read yet, not even the history: say so instead of "never tested".
+            return [Finding(fid, Status.UNKNOWN, "backups: not read yet") for fid in backup.IDS]
         if not obs.ok:
             return backup.evaluate(None, [], profile, now, read_error=obs.error or "failed")
         reading: BackupReading = obs.value

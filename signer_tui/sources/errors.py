@@ -90,3 +90,41 @@ class SecretUnavailable(SourceError):
 
 class DatabaseError(SourceError):
     title = "database error"
+
+
+class DatabaseAuthFailed(DatabaseError):
+    title = "authentication failed"
+
+
+class DatabaseUnreachable(DatabaseError, SourceUnreachable):
+    title = "connection refused"
+
+
+class DatabaseTimeout(DatabaseError, SourceTimeout):
+    """Connecting, or a statement (statement_timeout), took too long."""
+
+    title = "timed out"
+
+
+class DatabaseNoSchema(DatabaseError):
+    """Reachable, but not a signer database (or not one this account can see)."""
+
+    title = "no sbtc_signer schema"
+
+
+class DatabaseSchemaIncomplete(DatabaseError):
+    """The sbtc_signer schema exists but a table the query needs does not."""
+
+    title = "table missing"
+
+
+class ToolNotInstalled(SourceNotConfigured):
+    """An external command (pgbackrest, barman, pg_restore, ...) could not be found."""
+
+    title = "not installed"
+
+
+class ToolFailed(SourceError):
+    """An external command ran but failed in a way its output does not explain."""
+
+    title = "command failed"

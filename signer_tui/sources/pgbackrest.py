@@ -1,0 +1,686 @@
+"""pgBackRest: `info --output=json` into a `BackupInventory`, `verify --output=text` parsed.
+
+The JSON of `info` is pgBackRest's stable contract (its text output is not). `verify` has no
+JSON output and exits 0 even when it found errors (pgbackrest issue #2502), so its text is
+parsed and the status line decides. The parsers are pure functions of text; `PgBackRest` runs
+the command. `run_tool` (also used by the Barman reader) runs any such command with a hard
+timeout that kills the whole process group, so a `sudo -u postgres ...` wrapper cannot leave
+a hung child behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from signer_tui.config import Backups
+from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
+from signer_tui.sources.backup_types import BackupInventory, BackupRecord
+from signer_tui.sources.errors import (
+    SourceProtocolError,
+    SourceTimeout,
+    SourceTooLarge,
+    ToolFailed,
+    ToolNotInstalled,
+)
+
+DEFAULT_COMMAND = ("pgbackrest",)
+INFO_TIMEOUT = 60.0
+# verify reads every file in the repository: minutes to hours on a big one.
+VERIFY_TIMEOUT = 6 * 3600.0
+MAX_OUTPUT = 16 * 1024 * 1024
+
+# -- running a backup tool -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    observed_at: datetime
+    elapsed_ms: float
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    def last_error_line(self) -> str:
+        """The most telling line of output, for a one-line error."""
+        for text in (self.stderr, self.stdout):
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            errors = [line for line in lines if "ERROR" in line.upper()]
+            if errors or lines:
+                return clean_text((errors or lines)[-1], 300)
+        return f"exit code {self.returncode}, no output"
+
+    def evidence(self, source: str, decoded: str = "") -> Evidence:
+        return Evidence(
+            source=source,
+            request=self.command,
+            observed_at=self.observed_at,
+            status=self.returncode,
+            raw=clean_text(self.stdout or self.stderr, RAW_LIMIT),
+            decoded=decoded,
+            elapsed_ms=self.elapsed_ms,
+            error=clean_text(self.stderr.strip(), 1000) if self.returncode else "",
+        )
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+
+
+def run_tool(
+    argv: Sequence[str], *, tool: str, timeout: float, max_bytes: int = MAX_OUTPUT
+) -> ToolRun:
+    """Run a command to completion or kill it (and its children) after `timeout` seconds.
+
+    A missing binary is `ToolNotInstalled`; a timeout is `SourceTimeout`. A non-zero exit is
+    returned, not raised: for some tools (barman check) it is an ordinary answer.
+    """
+    argv = tuple(argv)
+    observed_at = utcnow()
+    started = time.perf_counter()
+    missing = ToolNotInstalled(
+        f"{tool} not installed (or set backups.command)", f"cannot run {shlex.join(argv)}"
+    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # its own process group, so a timeout kills everything
+        )
+    except FileNotFoundError:
+        raise missing from None
+    except OSError as exc:
+        raise ToolFailed(f"cannot run {tool}", f"{shlex.join(argv)}: {exc.strerror}") from None
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            # A grandchild that left the group may still hold the pipes: do not wait on it.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=1)
+            raise SourceTimeout(
+                detail=f"{shlex.join(argv)} did not finish within {timeout:g} s"
+            ) from None
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    run = ToolRun(argv, proc.returncode, stdout, stderr, observed_at, elapsed_ms)
+    # Wrappers (sudo, env, ssh) report a missing command as 127 or in words.
+    if proc.returncode == 127 or (proc.returncode != 0 and "command not found" in stderr):
+        raise missing
+    if len(stdout) > max_bytes:
+        raise SourceTooLarge(
+            "output too large", f"{tool} printed {len(stdout)} bytes", run.evidence(tool)
+        )
+    return run
+
+
+# -- info ----------------------------------------------------------------------------------
+
+# Stanza and repo status codes (pgBackRest src/command/info/info.c).
+STATUS_MESSAGES = {
+    0: "ok",
+    1: "missing stanza path",
+    2: "no valid backups",
+    3: "missing stanza data",
+    4: "different across repos",
+    5: "database mismatch across repos",
+    6: "requested backup not found",
+    99: "other",
+}
+
+
+@dataclass(frozen=True)
+class BackupLock:
+    """`status.lock.backup`: held while a backup (or expire) runs, with progress in bytes."""
+
+    held: bool
+    size: int | None = None
+    size_done: int | None = None
+
+    @property
+    def percent(self) -> float | None:
+        if not self.size or self.size_done is None:
+            return None
+        return 100.0 * self.size_done / self.size
+
+
+@dataclass(frozen=True)
+class PgBackRestRepo:
+    key: int
+    code: int
+    message: str
+    cipher: str | None = None
+
+
+@dataclass(frozen=True)
+class PgBackRestArchive:
+    id: str  # e.g. "17-1"
+    min: str | None  # WAL segment names; None when the archive holds no WAL
+    max: str | None
+    repo_key: int | None = None
+
+
+@dataclass(frozen=True)
+class PgBackRestBackup:
+    label: str
+    type: str  # full | diff | incr
+    prior: str | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    size: int | None  # size of the database this backup restores
+    delta: int | None
+    repo_size: int | None  # what it takes in the repository (compressed)
+    repo_delta: int | None
+    error: bool | None  # page checksum errors found; None: this pgBackRest did not say
+    archive_start: str | None = None
+    archive_stop: str | None = None
+    repo_key: int | None = None
+    backrest_version: str | None = None
+
+
+@dataclass(frozen=True)
+class PgBackRestStanza:
+    name: str
+    code: int
+    message: str
+    backup_lock: BackupLock
+    restore_lock_held: bool
+    repos: tuple[PgBackRestRepo, ...]
+    archives: tuple[PgBackRestArchive, ...]
+    backups: tuple[PgBackRestBackup, ...]  # as pgBackRest lists them: oldest first
+    db_versions: tuple[str, ...] = ()
+    cipher: str | None = None
+
+    @property
+    def status_text(self) -> str:
+        return self.message or STATUS_MESSAGES.get(self.code, f"code {self.code}")
+
+
+def _bad(what: str) -> SourceProtocolError:
+    return SourceProtocolError("unexpected pgbackrest output", what)
+
+
+def _obj(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(f"{what} is not an object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(f"{what} is not a list")
+    return value
+
+
+def _int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(f"{what} is not an integer")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    return clean_text(str(value), 500) if value is not None else None
+
+
+def _epoch(value: Any, what: str) -> datetime | None:
+    seconds = _int(value, what)
+    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+
+
+def _parse_lock(status: dict[str, Any]) -> tuple[BackupLock, bool]:
+    lock = status.get("lock")
+    if lock is None:
+        return BackupLock(False), False
+    lock = _obj(lock, "status.lock")
+    backup = _obj(lock.get("backup") or {}, "status.lock.backup")
+    restore = _obj(lock.get("restore") or {}, "status.lock.restore")
+    return (
+        BackupLock(
+            held=bool(backup.get("held")),
+            size=_int(backup.get("size"), "lock size"),
+            size_done=_int(backup.get("size-cplt"), "lock size-cplt"),
+        ),
+        bool(restore.get("held")),
+    )
+
+
+def _parse_backup(item: Any) -> PgBackRestBackup:
+    entry = _obj(item, "backup entry")
+    label = entry.get("label")
+    if not isinstance(label, str) or not label:
+        raise _bad("backup entry without a label")
+    timestamp = _obj(entry.get("timestamp") or {}, "backup timestamp")
+    info = _obj(entry.get("info") or {}, "backup info")
+    repository = _obj(info.get("repository") or {}, "backup info.repository")
+    archive = _obj(entry.get("archive") or {}, "backup archive")
+    database = _obj(entry.get("database") or {}, "backup database")
+    backrest = _obj(entry.get("backrest") or {}, "backup backrest")
+    error = entry.get("error")
+    if error is not None and not isinstance(error, bool):
+        raise _bad("backup error flag is not a boolean")
+    return PgBackRestBackup(
+        label=clean_text(label, 100),
+        type=_str(entry.get("type")) or "?",
+        prior=_str(entry.get("prior")),
+        started_at=_epoch(timestamp.get("start"), "timestamp.start"),
+        stopped_at=_epoch(timestamp.get("stop"), "timestamp.stop"),
+        size=_int(info.get("size"), "info.size"),
+        delta=_int(info.get("delta"), "info.delta"),
+        repo_size=_int(repository.get("size"), "repository.size"),
+        repo_delta=_int(repository.get("delta"), "repository.delta"),
+        error=error,
+        archive_start=_str(archive.get("start")),
+        archive_stop=_str(archive.get("stop")),
+        repo_key=_int(database.get("repo-key"), "database.repo-key"),
+        backrest_version=_str(backrest.get("version")),
+    )
+
+
+def _parse_stanza(item: Any) -> PgBackRestStanza:
+    entry = _obj(item, "stanza entry")
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise _bad("stanza entry without a name")
+    status = _obj(entry.get("status"), f"stanza {name} status")
+    code = _int(status.get("code"), "status.code")
+    if code is None:
+        raise _bad(f"stanza {name} has no status code")
+    backup_lock, restore_held = _parse_lock(status)
+    repos = []
+    for repo in _list(entry.get("repo"), "repo"):
+        repo = _obj(repo, "repo entry")
+        repo_status = _obj(repo.get("status") or {}, "repo status")
+        repos.append(
+            PgBackRestRepo(
+                key=_int(repo.get("key"), "repo key") or 0,
+                code=_int(repo_status.get("code"), "repo status code") or 0,
+                message=_str(repo_status.get("message")) or "",
+                cipher=_str(repo.get("cipher")),
+            )
+        )
+    archives = []
+    for archive in _list(entry.get("archive"), "archive"):
+        archive = _obj(archive, "archive entry")
+        database = _obj(archive.get("database") or {}, "archive database")
+        archives.append(
+            PgBackRestArchive(
+                id=_str(archive.get("id")) or "?",
+                min=_str(archive.get("min")),
+                max=_str(archive.get("max")),
+                repo_key=_int(database.get("repo-key"), "archive repo-key"),
+            )
+        )
+    versions = tuple(
+        _str(_obj(db, "db entry").get("version")) or "?" for db in _list(entry.get("db"), "db")
+    )
+    return PgBackRestStanza(
+        name=clean_text(name, 100),
+        code=code,
+        message=_str(status.get("message")) or "",
+        backup_lock=backup_lock,
+        restore_lock_held=restore_held,
+        repos=tuple(repos),
+        archives=tuple(archives),
+        backups=tuple(_parse_backup(b) for b in _list(entry.get("backup"), "backup")),
+        db_versions=versions,
+        cipher=_str(entry.get("cipher")),
+    )
+
+
+def parse_info(text: str) -> tuple[PgBackRestStanza, ...]:
+    """Parse `pgbackrest --output=json info`: a JSON array with one object per stanza."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SourceProtocolError("malformed JSON", f"pgbackrest info: {exc}") from None
+    return tuple(_parse_stanza(item) for item in _list(data, "info output"))
+
+
+def _first_line(text: str) -> str:
+    return clean_text(text.strip().splitlines()[0] if text.strip() else "", 200)
+
+
+def stanza_problems(stanza: PgBackRestStanza) -> tuple[str, ...]:
+    """What is wrong with the backup system itself, one line each."""
+    problems: list[str] = []
+    if stanza.code != 0:
+        problems.append(f"stanza {stanza.name}: {stanza.status_text} (code {stanza.code})")
+    for repo in stanza.repos:
+        # Multi-repo stanzas say only "other"/"mixed"; the detail is on the repo.
+        if repo.code != 0:
+            message = _first_line(repo.message) or STATUS_MESSAGES.get(repo.code, "")
+            problems.append(f"repo{repo.key}: {message} (code {repo.code})")
+    if stanza.backups and not any(a.max for a in stanza.archives):
+        problems.append(f"stanza {stanza.name}: no WAL in the archive")
+    return tuple(problems)
+
+
+def describe(stanza: PgBackRestStanza) -> str:
+    parts = [f"stanza {stanza.name}: {stanza.status_text}", f"{len(stanza.backups)} backup(s)"]
+    if stanza.backups:
+        parts.append(f"newest {stanza.backups[-1].label}")
+    for archive in stanza.archives:
+        parts.append(f"WAL {archive.id} {archive.min or '-'}..{archive.max or '-'}")
+    lock = stanza.backup_lock
+    if lock.held:
+        percent = lock.percent
+        parts.append("backup running" + (f" {percent:.0f} % done" if percent is not None else ""))
+    if stanza.restore_lock_held:
+        parts.append("restore running")
+    return "; ".join(parts)
+
+
+def backup_record(backup: PgBackRestBackup) -> BackupRecord:
+    details = [("type", backup.type)]
+    if backup.prior:
+        details.append(("prior", backup.prior))
+    if backup.repo_size is not None:
+        details.append(("repository size", str(backup.repo_size)))
+    if backup.started_at is not None:
+        details.append(("started", backup.started_at.isoformat()))
+    if backup.archive_start or backup.archive_stop:
+        details.append(("WAL", f"{backup.archive_start or '-'}..{backup.archive_stop or '-'}"))
+    if backup.repo_key is not None:
+        details.append(("repo", str(backup.repo_key)))
+    if backup.backrest_version:
+        details.append(("pgBackRest", backup.backrest_version))
+    return BackupRecord(
+        kind="pgbackrest",
+        name=backup.label,
+        finished_at=backup.stopped_at,
+        size_bytes=backup.size,
+        ok=None if backup.error is None else not backup.error,
+        problem="page checksum error(s) detected during backup" if backup.error else "",
+        details=tuple(details),
+    )
+
+
+def info_inventory(
+    stanza: PgBackRestStanza,
+    *,
+    evidence: tuple[Evidence, ...] = (),
+    observed_at: datetime | None = None,
+) -> BackupInventory:
+    records = sorted(
+        (backup_record(b) for b in stanza.backups),
+        key=lambda r: (r.finished_at or datetime.min.replace(tzinfo=UTC), r.name),
+        reverse=True,
+    )
+    return BackupInventory(
+        kind="pgbackrest",
+        location=f"stanza {stanza.name}",
+        records=tuple(records),
+        tool_problems=stanza_problems(stanza),
+        evidence=evidence,
+        observed_at=observed_at,
+    )
+
+
+# -- verify --------------------------------------------------------------------------------
+
+COUNTERS = ("missing", "checksum invalid", "size invalid", "other")
+BACKUP_STATUSES = ("valid", "invalid", "manifest missing", "in-progress")
+
+_STANZA = re.compile(r"^stanza: (?P<name>.+)$")
+_STATUS = re.compile(r"^status: (?P<status>\S+)$")
+_ARCHIVE = re.compile(
+    r"^archiveId: (?P<id>\S+), total WAL checked: (?P<checked>\d+), "
+    r"total valid WAL: (?P<valid>\d+)$"
+)
+_BACKUP = re.compile(
+    r"^backup: (?P<label>\S+), status: (?P<status>valid|invalid|manifest missing|in-progress), "
+    r"total files checked: (?P<checked>\d+), total valid files: (?P<valid>\d+)$"
+)
+_COUNTER = re.compile(r"^(missing|checksum invalid|size invalid|other): (\d+)$")
+
+
+@dataclass(frozen=True)
+class VerifyArchive:
+    archive_id: str
+    wal_checked: int
+    wal_valid: int
+    counters: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifyBackup:
+    label: str
+    status: str  # valid | invalid | manifest missing | in-progress
+    files_checked: int
+    files_valid: int
+    counters: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def ok(self) -> bool | None:
+        """in-progress backups are skipped by verify: neither good nor bad."""
+        if self.status == "in-progress":
+            return None
+        return self.status == "valid"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    stanza: str | None
+    status: str  # "ok" | "error"
+    archives: tuple[VerifyArchive, ...] = ()
+    backups: tuple[VerifyBackup, ...] = ()
+    messages: tuple[str, ...] = ()  # e.g. "No usable backup.info file"
+    evidence: Evidence | None = None
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        found: list[str] = []
+        for archive in self.archives:
+            if archive.wal_checked != archive.wal_valid or any(n for _, n in archive.counters):
+                bad = archive.wal_checked - archive.wal_valid
+                found.append(
+                    f"verify: WAL {archive.archive_id}: {bad} of {archive.wal_checked} invalid"
+                    + _counters_text(archive.counters)
+                )
+        for backup in self.backups:
+            if backup.ok is False:
+                found.append(
+                    f"verify: backup {backup.label} {backup.status}"
+                    + _counters_text(backup.counters)
+                )
+        found.extend(f"verify: {message}" for message in self.messages)
+        if self.status != "ok" and not found:
+            found.append(f"verify: status {self.status}")
+        return tuple(found)
+
+
+def _counters_text(counters: tuple[tuple[str, int], ...]) -> str:
+    shown = [f"{name}: {n}" for name, n in counters if n]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _parse_counters(line: str) -> tuple[tuple[str, int], ...] | None:
+    found = []
+    for part in line.split(", "):
+        match = _COUNTER.match(part)
+        if match is None:
+            return None
+        found.append((match.group(1), int(match.group(2))))
+    return tuple(found)
+
+
+def parse_verify(text: str) -> VerifyReport:
+    """Parse `pgbackrest verify --output=text [--verbose]`.
+
+    Without --verbose nothing at all is printed when everything is fine, so empty output is
+    status ok. Counter lines follow the archive or backup line they belong to.
+    """
+    if not text.strip():
+        return VerifyReport(stanza=None, status="ok")
+    stanza: str | None = None
+    status: str | None = None
+    archives: list[VerifyArchive] = []
+    backups: list[VerifyBackup] = []
+    messages: list[str] = []
+    last: list[Any] | None = None  # the list whose newest item a counter line belongs to
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line:
+            continue
+        if stanza is None and (match := _STANZA.match(line)):
+            stanza = clean_text(match["name"], 100)
+        elif status is None and (match := _STATUS.match(line)):
+            status = match["status"]
+        elif match := _ARCHIVE.match(line):
+            archives.append(VerifyArchive(match["id"], int(match["checked"]), int(match["valid"])))
+            last = archives
+        elif match := _BACKUP.match(line):
+            backups.append(
+                VerifyBackup(
+                    match["label"], match["status"], int(match["checked"]), int(match["valid"])
+                )
+            )
+            last = backups
+        elif (counters := _parse_counters(line)) is not None and last:
+            last[-1] = replace(last[-1], counters=counters)
+        elif line in ("archiveId: none found", "backup: none found"):
+            last = None
+        else:
+            messages.append(clean_text(line, 300))
+            last = None
+    if status is None:
+        raise SourceProtocolError(
+            "unexpected pgbackrest output", "verify printed no 'status:' line"
+        )
+    return VerifyReport(
+        stanza=stanza,
+        status=status,
+        archives=tuple(archives),
+        backups=tuple(backups),
+        messages=tuple(messages),
+    )
+
+
+def apply_verify(inventory: BackupInventory, report: VerifyReport) -> BackupInventory:
+    """Mark the inventory's backups with what verify found, and add its problems."""
+    by_label = {b.label: b for b in report.backups}
+    records = []
+    for record in inventory.records:
+        result = by_label.get(record.name)
+        if result is None or result.ok is None or record.ok is False:
+            records.append(record)
+        elif result.ok:
+            records.append(replace(record, ok=True))
+        else:
+            problem = f"verify: {result.status}" + _counters_text(result.counters)
+            records.append(replace(record, ok=False, problem=problem))
+    evidence = inventory.evidence + ((report.evidence,) if report.evidence else ())
+    return replace(
+        inventory,
+        records=tuple(records),
+        tool_problems=inventory.tool_problems + report.problems,
+        evidence=evidence,
+    )
+
+
+# -- the runner ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PgBackRestInfo:
+    stanza: PgBackRestStanza
+    evidence: Evidence
+
+
+class PgBackRest:
+    """Runs pgBackRest for one stanza. Blocking: call it from a worker thread."""
+
+    def __init__(
+        self,
+        stanza: str,
+        *,
+        command: Sequence[str] | None = None,
+        timeout: float = INFO_TIMEOUT,
+        verify_timeout: float = VERIFY_TIMEOUT,
+    ) -> None:
+        self.stanza = stanza
+        self.command = tuple(command or DEFAULT_COMMAND)
+        self.timeout = timeout
+        self.verify_timeout = verify_timeout
+
+    @classmethod
+    def from_profile(cls, backups: Backups, *, timeout: float = INFO_TIMEOUT) -> PgBackRest:
+        if not backups.stanza:
+            raise ValueError("backups.stanza is required for pgbackrest")
+        return cls(backups.stanza, command=backups.command, timeout=timeout)
+
+    def _run(self, args: Sequence[str], timeout: float) -> ToolRun:
+        return run_tool(
+            (*self.command, f"--stanza={self.stanza}", *args), tool="pgbackrest", timeout=timeout
+        )
+
+    def info(self) -> PgBackRestInfo:
+        run = self._run(("--output=json", "info"), self.timeout)
+        if run.returncode != 0:
+            raise ToolFailed(
+                "pgbackrest info failed", run.last_error_line(), run.evidence("pgbackrest")
+            )
+        try:
+            stanzas = parse_info(run.stdout)
+        except SourceProtocolError as exc:
+            exc.evidence = run.evidence("pgbackrest")
+            raise
+        for stanza in stanzas:
+            if stanza.name == self.stanza:
+                return PgBackRestInfo(stanza, run.evidence("pgbackrest", describe(stanza)))
+        raise SourceProtocolError(
+            "unexpected pgbackrest output",
+            f"stanza {self.stanza} is not in the info output",
+            run.evidence("pgbackrest"),
+        )
+
+    def inventory(self) -> BackupInventory:
+        info = self.info()
+        return info_inventory(
+            info.stanza, evidence=(info.evidence,), observed_at=info.evidence.observed_at
+        )
+
+    def verify(self, label: str | None = None) -> VerifyReport:
+        args = ["--output=text", "--verbose"]
+        if label:
+            args.append(f"--set={label}")
+        run = self._run((*args, "verify"), self.verify_timeout)
+        if run.returncode != 0:  # verify exits 0 on findings: non-zero means it could not run
+            raise ToolFailed(
+                "pgbackrest verify failed", run.last_error_line(), run.evidence("pgbackrest")
+            )
+        try:
+            report = parse_verify(run.stdout)
+        except SourceProtocolError as exc:
+            exc.evidence = run.evidence("pgbackrest")
+            raise
+        decoded = f"verify: status {report.status}" + (
+            f"; {len(report.problems)} problem(s)" if report.problems else ""
+        )
+        return replace(report, evidence=run.evidence("pgbackrest", decoded))

@@ -85,14 +85,23 @@ class SignerCollector(ProfileCollector):
         when = observation.observed_at
         value = observation.value
         if observation.source == "stacks":
-            self.add_sample("stacks_tip", when, value.info.stacks_tip_height)
+            self.add_tip("stacks_tip", when, value.info.stacks_tip_height)
         elif observation.source == "bitcoind":
-            self.add_sample("bitcoin_tip", when, value.chain.blocks)
+            self.add_tip("bitcoin_tip", when, value.chain.blocks)
         elif observation.source == "metrics":
             snap: MetricsSnapshot = value
             self.add_sample("stacks_observed", when, snap.blocks_observed_total.get("stacks"))
             self.add_sample("bitcoin_observed", when, snap.blocks_observed_total.get("bitcoin"))
             self.add_sample("peers", when, snap.peers_connected)
+
+    def add_tip(self, name: str, when: datetime, value: float) -> None:
+        """Tip heights: a run of equal values keeps its first and newest sample only, so
+        "unchanged since" survives however long the tip is stuck (the series is bounded)."""
+        series = self.series.get(name)
+        if series is not None and len(series) >= 2 and series[-1][1] == series[-2][1] == value:
+            series[-1] = (when, value)
+            return
+        self.add_sample(name, when, value)
 
     def series_values(self, name: str) -> list[float]:
         # Sparklines show blocks seen per poll, not the ever-growing counters.

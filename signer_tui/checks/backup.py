@@ -211,11 +211,15 @@ def configured(
         _finding(
             "backup.configured",
             Status.OK,
-            f"{_tool_name(backups.kind)}: {where}",
+            f"{_tool_name(backups.kind)}, every {span(backups.cadence)}",
             "",
             profile,
             evidence=(_config_evidence(profile, now),),
-            details=(("kind", backups.kind), ("cadence", span(backups.cadence))),
+            details=(
+                ("kind", backups.kind),
+                ("where", where),
+                ("cadence", span(backups.cadence)),
+            ),
             observed_at=_utc(now),
         )
     ]
@@ -280,14 +284,14 @@ def freshness(
         ]
     if age <= cadence:
         status, advice = Status.OK, ""
-        summary = f"newest good {word} {span(age)} ago (cadence {span(cadence)})"
+        summary = f"last good {word} {span(age)} ago"
     elif age <= crit_after:
         status = Status.WARN
-        summary = f"newest good {word} {span(age)} ago, past cadence {span(cadence)}"
+        summary = f"last good {word} {span(age)} ago: LATE (every {span(cadence)})"
         advice = f"The scheduled {word} is late: check that the backup job ran and succeeded."
     else:
         status = Status.CRIT
-        summary = f"newest good {word} {span(age)} ago (limit {span(crit_after)})"
+        summary = f"last good {word} {span(age)} ago: TOO OLD (max {span(crit_after)})"
         advice = (
             f"Take a {word} now, then fix the schedule: the signer DB (with its key shares) "
             "is not protected by a recent backup."
@@ -358,7 +362,7 @@ def size(
         _finding(
             fid,
             Status.OK,
-            f"newest {word} {size_text(newest.size_bytes)} ({change:+.0%} vs previous)",
+            f"{size_text(newest.size_bytes)}, {change:+.0%} vs previous",
             "",
             profile,
             inventory,
@@ -411,9 +415,6 @@ def gaps(
     covered = {_utc(r.finished_at).date() for r in _good(inventory.records) if r.finished_at}
     run_length = max(1, math.ceil(profile.backups.cadence / 86400))
     missing = _gap_days(days, covered, run_length)
-    span_text = (
-        f"the last {len(days)} days" if len(days) == window else (f"the {len(days)} days on record")
-    )
     details = (
         ("days", f"{days[0].isoformat()} .. {days[-1].isoformat()}"),
         *(("gap", d.isoformat()) for d in missing),
@@ -424,7 +425,7 @@ def gaps(
             _finding(
                 fid,
                 Status.WARN,
-                f"no good {word} on {len(missing)} of {span_text}: {_listed(names)}",
+                f"{len(missing)} day(s) without a good {word}: {_listed(names)}",
                 f"Find out why the {word} job did not run (or failed) on those days: cron or "
                 "timer logs, disk space, credentials.",
                 profile,
@@ -433,9 +434,9 @@ def gaps(
             )
         ]
     summary = (
-        f"a good {word} every day for {span_text}"
+        f"a good {word} every day ({len(days)} d)"
         if run_length == 1
-        else f"no gap longer than the cadence in {span_text}"
+        else f"no gap over the cadence ({len(days)} d)"
     )
     return [_finding(fid, Status.OK, summary, "", profile, inventory, details=details)]
 
@@ -524,7 +525,13 @@ def integrity(
     note = f" ({unchecked} newer not checked yet)" if unchecked else ""
     return [
         _finding(
-            fid, Status.OK, f"newest {word} {newest.name} intact{note}", "", profile, inventory
+            fid,
+            Status.OK,
+            f"newest {word} intact{note}",
+            "",
+            profile,
+            inventory,
+            details=(("newest", newest.name),),
         )
     ]
 
@@ -561,7 +568,7 @@ def tool(
         _finding(
             fid,
             Status.OK,
-            f"{name} reports no problems ({inventory.location})",
+            f"{name}: no problems",
             "",
             profile,
             inventory,

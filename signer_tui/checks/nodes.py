@@ -8,7 +8,7 @@ rows that need its data become UNKNOWN — never OK.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from signer_tui.collect import Observation
@@ -146,6 +146,10 @@ def check_bitcoind(obs: Observation | None, t: Thresholds, now: datetime) -> lis
                 ev,
             )
         )
+    elif chain.pruned is None:  # omitted by the node: unknown, not "not pruned"
+        findings.append(
+            Finding("node.bitcoind.pruned", Status.UNKNOWN, "prune state not reported", "", ev)
+        )
     else:
         findings.append(Finding("node.bitcoind.pruned", Status.OK, "not pruned", "", ev))
     if chain.time is None:
@@ -263,10 +267,11 @@ def check_stacks(
         findings.append(Finding("node.stacks.burn_lag", status, text, advice, ev2))
     changed = last_change(tip_series)
     if changed is None or len(tip_series) < 2:
+        # One sample cannot show whether the tip moves: unknown until the next poll.
         findings.append(
             Finding(
                 "node.stacks.tip_age",
-                Status.OK,
+                Status.UNKNOWN,
                 f"tip {info.stacks_tip_height:,} (watching)",
                 "",
                 ev,
@@ -363,8 +368,11 @@ def check_signer(
     now: datetime,
 ) -> list[Finding]:
     live: Liveness | None = alive.value if alive is not None and alive.ok else None
-    ok_text = f"signer API alive ({live.elapsed_ms:.0f} ms)" if live and live.elapsed_ms else ""
-    findings = [_reachable("node.signer.alive", "signer API", alive, ok_text or "signer API alive")]
+    first = _reachable("node.signer.alive", "signer API", alive, "signer API alive")
+    if live is not None and live.elapsed_ms is not None:
+        # The answer time goes to the details: a summary that changes every poll is noise.
+        first = replace(first, details=(("answered in", f"{live.elapsed_ms:.0f} ms"),))
+    findings = [first]
     findings.append(_signer_tips(info, bitcoind, stacks, t))
     if not metrics_configured:
         findings.append(
@@ -491,6 +499,15 @@ def _signer_observing(
             "node.signer.observing",
             Status.UNKNOWN,
             "need two scrapes to see blocks rising",
+            "",
+            ev,
+        )
+    if stx_node is None and stx_seen <= 0:
+        # Nothing observed and no node tip to compare with: that proves nothing either way.
+        return Finding(
+            "node.signer.observing",
+            Status.UNKNOWN,
+            "signer saw no new Stacks blocks; node tip unknown",
             "",
             ev,
         )

@@ -8,7 +8,7 @@ answer of "no data" is never read as "safe".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from signer_tui.collect import Observation
@@ -22,6 +22,7 @@ from signer_tui.sources.releases import Feeds, RepoFeeds
 from signer_tui.sources.signer import SignerInfo
 from signer_tui.sources.versions import (
     ParsedVersion,
+    bitcoin_tag_for,
     resolve_signer_revision,
     version_from_bitcoin_int,
     version_from_server_version,
@@ -188,6 +189,12 @@ def _bitcoin_osv(feeds: Feeds, running: Running, base: Finding) -> Finding:
     osv = feeds.bitcoin_osv
     if base.status is Status.CRIT or osv is None:
         return base
+    running_tag = bitcoin_tag_for(running.version.version) if running.version else None
+    if running_tag is None or feeds.bitcoin_osv_tag != running_tag:
+        # OSV was asked about another version (the newest release while bitcoind was down, or
+        # the node of the profile that polls the shared feeds): it says nothing about this one.
+        note = f"asked about {feeds.bitcoin_osv_tag or '?'}, not this node's version"
+        return replace(base, details=(*base.details, ("OSV", note)))
     if isinstance(osv, FeedFailure):
         return Finding(
             base.id,

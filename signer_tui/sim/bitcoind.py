@@ -320,7 +320,7 @@ class BitcoindSim(SimApp):
         return self.state.bitcoin_hash(height)
 
     def uptime(self, params: list[Any] | dict[str, Any]) -> int:
-        return max(0, int(time.time() - self.state.started))
+        return max(0, int(self.state.clock() - self.state.started))
 
     def getindexinfo(self, params: list[Any] | dict[str, Any]) -> dict[str, Any]:
         height = self.state.bitcoin_height

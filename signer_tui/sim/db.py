@@ -8,7 +8,6 @@ Used by the test fixtures, the demo and the benchmark. The DKG rows mirror
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -26,6 +25,16 @@ def schema_sql() -> str:
 def create_database(admin_conninfo: str, dbname: str) -> None:
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def _bytes(seed: str, size: int) -> bytes:
+    """Deterministic filler bytes: the same seed gives the same DB (and the same dump size)."""
+    out = b""
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
+        counter += 1
+    return out[:size]
 
 
 def signer_set(state: SimState) -> list[bytes]:
@@ -75,7 +84,7 @@ def sync_dkg(conn: psycopg.Connection[Any], state: SimState) -> None:
 
 def record_tips(conn: psycopg.Connection[Any], state: SimState, depth: int = 6) -> None:
     """Insert the newest bitcoin and Stacks blocks the signer would have observed by now."""
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # fixed-width timestamps: stable dumps
     btc = state.bitcoin_height
     stx = state.stacks_height
     with conn.cursor() as cur:
@@ -120,7 +129,7 @@ def seed(
     withdrawals: int = 12,
 ) -> None:
     """Fill a freshly loaded schema with rows shaped like a signer that has been running."""
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # fixed-width timestamps: stable dumps
     btc_tip = state.bitcoin_height
     stx_tip = state.stacks_height
     btc_start = btc_tip - bitcoin_blocks + 1
@@ -156,12 +165,12 @@ def seed(
                 "VALUES (%s, 0, %s, %s, %s, 144, %s, %s, %s, %s, %s)",
                 (
                     txid,
-                    os.urandom(70),
-                    os.urandom(22),
+                    _bytes(f"{state.name}-1-{i}", 70),
+                    _bytes(f"{state.name}-2-{i}", 22),
                     100_000 * (i + 1),
                     signers[0][1:],
-                    [os.urandom(22)],
-                    os.urandom(32),
+                    [_bytes(f"{state.name}-3-{i}", 22)],
+                    _bytes(f"{state.name}-4-{i}", 32),
                     (20_000).to_bytes(8, "big"),
                     now - timedelta(hours=6 * i),
                 ),
@@ -182,7 +191,7 @@ def seed(
                     i + 1,
                     fake_hash(f"{state.name}-withdrawal-{i}"),
                     block,
-                    os.urandom(22),
+                    _bytes(f"{state.name}-5-{i}", 22),
                     50_000 * (i + 1),
                     "SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7",
                     btc_tip - 10 * i,

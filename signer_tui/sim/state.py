@@ -187,7 +187,10 @@ class SimState:
     faults: dict[str, Fault] = field(default_factory=dict)
     hang_seconds: float = 60.0
 
+    # The simulators' clock (epoch seconds); tests freeze it for deterministic screens.
+    clock: Callable[[], float] = field(default=time.time)
     started: float = field(default_factory=time.time)
+    bitcoin_stalled_at: float | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.RLock = field(default_factory=threading.RLock)
     listeners: list[Callable[[SimState], None]] = field(default_factory=list)
@@ -205,7 +208,7 @@ class SimState:
     def _elapsed_blocks(self, seconds: float) -> int:
         if seconds <= 0:
             return 0
-        return int((time.time() - self.started) / seconds)
+        return int((self.clock() - self.started) / seconds)
 
     @property
     def bitcoin_height(self) -> int:
@@ -237,7 +240,18 @@ class SimState:
     def bitcoin_block_time(self, height: int) -> int:
         """Epoch seconds of a bitcoin block: the tip is 'now' minus a few minutes."""
         age = (self.bitcoin_height - height) * 600 + 240
-        return int(time.time()) - age
+        reference = self.bitcoin_stalled_at if self.bitcoin_stalled else None
+        return int(reference if reference is not None else self.clock()) - age
+
+    def stall_bitcoin(self) -> None:
+        """No new bitcoin blocks from now on: the tip stays where it is and ages."""
+        self.bitcoin_base_height = self.bitcoin_height
+        self.bitcoin_stalled_at = self.clock()
+        self.bitcoin_stalled = True
+
+    def stall_stacks(self) -> None:
+        self.stacks_base_height = self.stacks_height
+        self.stacks_stalled = True
 
     def newest_verified_key(self) -> bytes | None:
         for round_ in reversed(self.dkg_rounds):
@@ -263,7 +277,7 @@ class SimState:
 
 def default_dkg_rounds(name: str, bitcoin_height: int) -> list[DkgRound]:
     """Several DKG rounds, as a signer that has lived through rotations has them."""
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # fixed-width timestamps: stable dumps
     return [
         DkgRound(fake_key(f"{name}-dkg-1"), "verified", now - timedelta(days=200), 880_000),
         DkgRound(fake_key(f"{name}-dkg-2"), "failed", now - timedelta(days=120), 890_000),

@@ -161,9 +161,9 @@ def test_unconfigured_is_critical_and_every_id_still_reports() -> None:
 @pytest.mark.parametrize(
     ("kind", "summary"),
     [
-        ("pg_dump", "pg_dump directory: /backups"),
-        ("pgbackrest", "pgBackRest: stanza main"),
-        ("barman", "Barman: server pg"),
+        ("pg_dump", "pg_dump directory, every 24 h"),
+        ("pgbackrest", "pgBackRest, every 24 h"),
+        ("barman", "Barman, every 24 h"),
     ],
 )
 def test_configured(kind: str, summary: str) -> None:
@@ -177,14 +177,14 @@ def test_configured(kind: str, summary: str) -> None:
 @pytest.mark.parametrize(
     ("age_h", "status", "summary"),
     [
-        (3, Status.OK, "newest good dump 3 h ago (cadence 24 h)"),
-        (23.99, Status.OK, "newest good dump 23.9 h ago (cadence 24 h)"),
-        (24, Status.OK, "newest good dump 24 h ago (cadence 24 h)"),
-        (24 + 1 / 3600, Status.WARN, "newest good dump 24 h ago, past cadence 24 h"),
-        (25.5, Status.WARN, "newest good dump 25.5 h ago, past cadence 24 h"),
-        (26, Status.WARN, "newest good dump 26 h ago, past cadence 24 h"),
-        (26 + 1 / 3600, Status.CRIT, "newest good dump 26 h ago (limit 26 h)"),
-        (24 * 5, Status.CRIT, "newest good dump 5 d ago (limit 26 h)"),
+        (3, Status.OK, "last good dump 3 h ago"),
+        (23.99, Status.OK, "last good dump 23.9 h ago"),
+        (24, Status.OK, "last good dump 24 h ago"),
+        (24 + 1 / 3600, Status.WARN, "last good dump 24 h ago: LATE (every 24 h)"),
+        (25.5, Status.WARN, "last good dump 25.5 h ago: LATE (every 24 h)"),
+        (26, Status.WARN, "last good dump 26 h ago: LATE (every 24 h)"),
+        (26 + 1 / 3600, Status.CRIT, "last good dump 26 h ago: TOO OLD (max 26 h)"),
+        (24 * 5, Status.CRIT, "last good dump 5 d ago: TOO OLD (max 26 h)"),
     ],
 )
 def test_freshness_boundaries(age_h: float, status: Status, summary: str) -> None:
@@ -201,12 +201,12 @@ def test_freshness_boundaries(age_h: float, status: Status, summary: str) -> Non
         ((), Status.CRIT, "no dumps found in /backups"),
         ((rec(2, ok=False), rec(26, ok=False)), Status.CRIT, "no good dump: 2 bad, none usable"),
         # A bad newest dump does not count; the good one before it does.
-        ((rec(2, ok=False), rec(20)), Status.OK, "newest good dump 20 h ago (cadence 24 h)"),
+        ((rec(2, ok=False), rec(20)), Status.OK, "last good dump 20 h ago"),
         # Not yet checked is not known to be bad: integrity judges it, freshness counts it.
-        ((rec(2, ok=None),), Status.OK, "newest good dump 2 h ago (cadence 24 h)"),
+        ((rec(2, ok=None),), Status.OK, "last good dump 2 h ago"),
         # Running backups without an end time are not fresh backups.
-        ((rec(None, ok=None), rec(30)), Status.CRIT, "newest good dump 30 h ago (limit 26 h)"),
-        ((rec(-0.05),), Status.OK, "newest good dump 0 s ago (cadence 24 h)"),
+        ((rec(None, ok=None), rec(30)), Status.CRIT, "last good dump 30 h ago: TOO OLD (max 26 h)"),
+        ((rec(-0.05),), Status.OK, "last good dump 0 s ago"),
         ((rec(-2),), Status.WARN, "newest dump dated 2 h in the future"),
     ],
 )
@@ -230,7 +230,7 @@ def test_freshness_words_and_custom_limits() -> None:
             inv(rec(5, kind="pgbackrest"), kind="pgbackrest"), [], profile("pgbackrest"), NOW
         )
     )
-    assert finding.summary == "newest good backup 5 h ago (cadence 24 h)"
+    assert finding.summary == "last good backup 5 h ago"
     # Cadence 12 h, max age 20 h.
     tight = profile(cadence=12 * HOUR, backup_max_age=20 * HOUR)
     assert one(checks.freshness(inv(rec(13)), [], tight, NOW)).status is Status.WARN
@@ -241,7 +241,7 @@ def test_max_age_below_cadence_does_not_page_before_the_backup_is_due() -> None:
     weekly = profile(cadence=7 * DAY)  # backup_max_age stays at its 26 h default
     assert one(checks.freshness(inv(rec(6 * 24)), [], weekly, NOW)).status is Status.OK
     late = one(checks.freshness(inv(rec(7 * 24 + 1)), [], weekly, NOW))
-    assert late.status is Status.CRIT and late.summary.endswith("(limit 7 d)")
+    assert late.status is Status.CRIT and late.summary.endswith("(max 7 d)")
 
 
 # -- backup.size ---------------------------------------------------------------------------
@@ -250,12 +250,12 @@ def test_max_age_below_cadence_does_not_page_before_the_backup_is_due() -> None:
 @pytest.mark.parametrize(
     ("newest", "previous", "status", "summary"),
     [
-        (51, 100, Status.OK, "newest dump 51 B (-49% vs previous)"),
-        (50, 100, Status.OK, "newest dump 50 B (-50% vs previous)"),
+        (51, 100, Status.OK, "51 B, -49% vs previous"),
+        (50, 100, Status.OK, "50 B, -50% vs previous"),
         (49, 100, Status.WARN, "newest dump 51% smaller than the previous one: suspicious"),
         (0, 100, Status.WARN, "newest dump 100% smaller than the previous one: suspicious"),
-        (120 * 2**20, 100 * 2**20, Status.OK, "newest dump 120.0 MiB (+20% vs previous)"),
-        (100, 100, Status.OK, "newest dump 100 B (+0% vs previous)"),
+        (120 * 2**20, 100 * 2**20, Status.OK, "120.0 MiB, +20% vs previous"),
+        (100, 100, Status.OK, "100 B, +0% vs previous"),
     ],
 )
 def test_size_boundaries(newest: int, previous: int, status: Status, summary: str) -> None:
@@ -267,7 +267,7 @@ def test_size_boundaries(newest: int, previous: int, status: Status, summary: st
 def test_size_compares_good_backups_only() -> None:
     records = (rec(1, ok=False, size=10), rec(2, size=100), rec(3, size=None), rec(26, size=98))
     finding = one(checks.size(inv(*records), [], profile(), NOW))
-    assert finding.status is Status.OK and "(+2% vs previous)" in finding.summary
+    assert finding.status is Status.OK and ", +2% vs previous" in finding.summary
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_size_custom_ratio_and_zero_previous() -> None:
 def test_gaps_none() -> None:
     finding = one(checks.gaps(daily(20), [], profile(), NOW))
     assert finding.status is Status.OK
-    assert finding.summary == "a good dump every day for the last 14 days"
+    assert finding.summary == "a good dump every day (14 d)"
     assert dict(finding.details)["days"] == "2026-08-07 .. 2026-08-20"
 
 
@@ -303,7 +303,7 @@ def test_gaps_listed() -> None:
     # Indexes are days back from today (Aug 21): 9 = Aug 12, 8 = Aug 13, 2 = Aug 19 (bad).
     finding = one(checks.gaps(daily(20, skip=(8, 9), bad=(2,)), [], profile(), NOW))
     assert finding.status is Status.WARN
-    assert finding.summary == "no good dump on 3 of the last 14 days: Aug 12, Aug 13, Aug 19"
+    assert finding.summary == "3 day(s) without a good dump: Aug 12, Aug 13, Aug 19"
     assert [v for k, v in finding.details if k == "gap"] == [
         "2026-08-12",
         "2026-08-13",
@@ -315,7 +315,7 @@ def test_gaps_listed() -> None:
 def test_gaps_long_list_is_shortened() -> None:
     finding = one(checks.gaps(daily(20, skip=range(3, 10)), [], profile(), NOW))
     assert finding.summary == (
-        "no good dump on 7 of the last 14 days: Aug 12, Aug 13, Aug 14, Aug 15 and 3 more"
+        "7 day(s) without a good dump: Aug 12, Aug 13, Aug 14, Aug 15 and 3 more"
     )
 
 
@@ -323,14 +323,14 @@ def test_gaps_ignore_today_and_days_before_the_first_backup() -> None:
     # Today's dump has not run yet; retention keeps 5 days: neither is a gap.
     finding = one(checks.gaps(daily(6, skip=(0,)), [], profile(), NOW))
     assert finding.status is Status.OK
-    assert finding.summary == "a good dump every day for the 5 days on record"
+    assert finding.summary == "a good dump every day (5 d)"
 
 
 def test_gaps_outside_the_window_do_not_count() -> None:
     finding = one(checks.gaps(daily(30, skip=(20, 21)), [], profile(), NOW))
     assert finding.status is Status.OK
     short = one(checks.gaps(daily(30, skip=(5,)), [], profile(backup_history_days=3), NOW))
-    assert short.status is Status.OK and short.summary.endswith("the last 3 days")
+    assert short.status is Status.OK and short.summary.endswith("(3 d)")
 
 
 def test_gaps_with_a_weekly_cadence() -> None:
@@ -338,11 +338,11 @@ def test_gaps_with_a_weekly_cadence() -> None:
     every_week = inv(*(rec(9 + 24 * 7 * i) for i in range(5)))
     finding = one(checks.gaps(every_week, [], weekly, NOW))
     assert finding.status is Status.OK
-    assert finding.summary == "no gap longer than the cadence in the 28 days on record"
+    assert finding.summary == "no gap over the cadence (28 d)"
     missed = inv(*(rec(9 + 24 * 7 * i) for i in (0, 2, 3, 4)))
     finding = one(checks.gaps(missed, [], weekly, NOW))
     assert finding.status is Status.WARN
-    assert finding.summary.startswith("no good dump on 13 of the 28 days on record: ")
+    assert finding.summary.startswith("13 day(s) without a good dump: ")
 
 
 @pytest.mark.parametrize(
@@ -363,7 +363,7 @@ def test_gaps_unknown(records: tuple[BackupRecord, ...], summary: str) -> None:
 @pytest.mark.parametrize(
     ("records", "status", "summary"),
     [
-        ((rec(2, name="a"), rec(26, name="b")), Status.OK, "newest dump a intact"),
+        ((rec(2, name="a"), rec(26, name="b")), Status.OK, "newest dump intact"),
         (
             (rec(2, ok=False, name="a", problem="truncated: no end marker"), rec(26, name="b")),
             Status.CRIT,
@@ -377,7 +377,7 @@ def test_gaps_unknown(records: tuple[BackupRecord, ...], summary: str) -> None:
         (
             (rec(2, ok=None, name="a"), rec(26, name="b")),
             Status.OK,
-            "newest dump b intact (1 newer not checked yet)",
+            "newest dump intact (1 newer not checked yet)",
         ),
         (
             (rec(2, ok=None, name="a"), rec(26, ok=False, name="b")),
@@ -433,8 +433,8 @@ def test_tool_problems() -> None:
 @pytest.mark.parametrize(
     ("kind", "summary"),
     [
-        ("pgbackrest", "pgBackRest reports no problems (stanza main)"),
-        ("pg_dump", "pg_dump directory reports no problems (/backups)"),
+        ("pgbackrest", "pgBackRest: no problems"),
+        ("pg_dump", "pg_dump directory: no problems"),
     ],
 )
 def test_tool_ok(kind: str, summary: str) -> None:

@@ -75,3 +75,22 @@ def test_worst_status_ranks_unknown_above_warn() -> None:
     assert Status.worst([Status.OK, Status.WARN, Status.UNKNOWN]) is Status.UNKNOWN
     assert Status.worst([Status.UNKNOWN, Status.CRIT]) is Status.CRIT
     assert Status.worst([]) is Status.UNKNOWN
+
+
+def test_stuck_tip_keeps_its_first_sample() -> None:
+    """A tip stuck for longer than the series holds must still show its true age."""
+    from signer_tui.config import Settings
+    from signer_tui.credentials import SecretStore
+    from signer_tui.wiring import build_collectors
+
+    settings = Settings.model_validate({"signers": [{"name": "m", "network": "mainnet"}]})
+    collector = build_collectors(settings, SecretStore())[0]
+    start = utcnow()
+    for minute in range(200):
+        collector.add_tip("stacks_tip", start + timedelta(minutes=minute), 100.0)
+    series = list(collector.series["stacks_tip"])
+    assert len(series) == 2
+    assert series[0][0] == start and series[-1][0] == start + timedelta(minutes=199)
+    collector.add_tip("stacks_tip", start + timedelta(minutes=200), 101.0)
+    assert [v for _, v in collector.series["stacks_tip"]] == [100.0, 100.0, 101.0]
+    asyncio.run(collector.aclose())

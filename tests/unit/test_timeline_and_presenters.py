@@ -43,7 +43,9 @@ def test_presenters_agree_on_status() -> None:
     assert doc["status"] == "WARN"
     assert doc["profiles"][0]["findings"][0]["evidence"][0]["source"] == "stacks-node"
     prom = promfile.render([snap], now)
-    assert 'signer_tui_finding_status{profile="main",id="node.stacks.synced",status="WARN"} 1' in prom
+    assert (
+        'signer_tui_finding_status{profile="main",id="node.stacks.synced",status="WARN"} 1' in prom
+    )
     assert 'signer_tui_finding_age_seconds{profile="main",id="node.stacks.synced"} 3' in prom
 
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label, Sparkline, Static
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
 
 from signer_tui.model import Finding, Status, age_of, format_age
 from signer_tui.ui.theme import status_style
@@ -48,11 +48,7 @@ class FindingsPane(Vertical):
         yield FindingsTable(id=f"{self.id}-table")
         yield Static("", classes="detail", markup=False)
         if self.area == "node":
-            with Horizontal(classes="sparks"):
-                for name, label in SPARKLINES:
-                    with Vertical(classes="spark"):
-                        yield Label(label, classes="spark-label")
-                        yield Sparkline([], id=f"spark-{name}")
+            yield Static("", classes="sparks", markup=False)
 
     @property
     def table(self) -> FindingsTable:
@@ -63,9 +59,9 @@ class FindingsPane(Vertical):
         app = self.app
         # Problems first; within a status keep the order the checks emit (reachable, synced…).
         ordered = sorted(findings, key=lambda f: -f.effective_status(now).rank)
-        cursor_id = None
-        if table.findings and 0 <= table.cursor_row < len(table.findings):
-            cursor_id = table.findings[table.cursor_row].id
+        # The cursor keeps its row, not its finding: after a re-sort the worst stays on top
+        # and the highlighted position does not jump around under the operator's eyes.
+        cursor_row = table.cursor_row if table.row_count else 0
         inner = max(24, (self.size.width or 40) - 3)
         source_width = SOURCE_WIDTH if wide else 0
         summary_width = max(10, inner - STATUS_WIDTH - AGE_WIDTH - source_width)
@@ -85,7 +81,8 @@ class FindingsPane(Vertical):
                 Text(" " + finding.summary, overflow="ellipsis", no_wrap=True),
             ]
             if wide:
-                source = finding.evidence[0].source if finding.evidence else ""
+                # The first word names the service; the rest (hosts, paths) is in the evidence.
+                source = finding.evidence[0].source.split(" ", 1)[0] if finding.evidence else ""
                 cells.append(Text(source, style="dim", overflow="ellipsis", no_wrap=True))
             age = format_age(age_of(finding.data_time, now))
             cells.append(Text(age.rjust(AGE_WIDTH - 1), style="bold" if stale else "dim"))
@@ -96,11 +93,8 @@ class FindingsPane(Vertical):
                 Text(" waiting for the first poll…"),
             ]
             table.add_row(*empty, *([Text("")] if wide else []), Text("—".rjust(AGE_WIDTH - 1)))
-        if cursor_id is not None:
-            for index, finding in enumerate(ordered):
-                if finding.id == cursor_id:
-                    table.move_cursor(row=index, animate=False)
-                    break
+        if cursor_row:
+            table.move_cursor(row=min(cursor_row, table.row_count - 1), animate=False)
         self.worst = (
             Status.worst(f.effective_status(now) for f in ordered) if ordered else Status.UNKNOWN
         )
@@ -121,14 +115,19 @@ class FindingsPane(Vertical):
         self.show_detail()
 
     def show_series(self, series: dict[str, list[float]]) -> None:
+        """Key metrics as text sparklines (block characters work in any terminal)."""
         if self.area != "node":
             return
-        for name, _label in SPARKLINES:
-            try:
-                spark = self.query_one(f"#spark-{name}", Sparkline)
-            except Exception:
-                continue
-            spark.data = series.get(name, [])
+        width = max(10, (self.size.width or 80) - 4)
+        column = width // len(SPARKLINES)
+        line1 = Text()
+        line2 = Text()
+        for name, label in SPARKLINES:
+            values = series.get(name, [])
+            last = f" {values[-1]:.0f}" if values else " —"
+            line1.append((label + last)[: column - 1].ljust(column))
+            line2.append(spark(values, column - 2).ljust(column), style="bold")
+        self.query_one(".sparks", Static).update(Text("\n").join([line1, line2]))
 
     def selected(self) -> Finding | None:
         table = self.table
@@ -139,7 +138,21 @@ class FindingsPane(Vertical):
 
 # Key metrics shown as sparklines in the Node health pane (series names from collect).
 SPARKLINES = (
-    ("stacks_blocks", "Stacks blocks seen"),
-    ("bitcoin_blocks", "bitcoin blocks seen"),
+    ("stacks_blocks", "Stacks blocks/poll"),
+    ("bitcoin_blocks", "bitcoin blocks/poll"),
     ("peers", "signer peers"),
 )
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float], width: int) -> str:
+    """The newest `width` values as bars scaled between their min and max."""
+    shown = values[-width:]
+    if not shown:
+        return "·" * min(width, 3)
+    low, high = min(shown), max(shown)
+    if high == low:
+        return _BARS[3 if high else 0] * len(shown)
+    scale = (len(_BARS) - 1) / (high - low)
+    return "".join(_BARS[int((v - low) * scale)] for v in shown)

@@ -183,11 +183,15 @@ class ProfileCollector:
         # Data older than two poll intervals is stale (plus a little slack for slow polls).
         return 2 * max(intervals) + 5 if intervals else None
 
-    async def collect_once(self) -> Snapshot:
-        """Poll every source once, concurrently, and run the checks (the headless path)."""
-        observations = await asyncio.gather(*(self.run(spec) for spec in self.specs()))
-        for observation in observations:
-            self.record(observation)
+    async def collect_once(self, rounds: int = 1, gap: float = 0.0) -> Snapshot:
+        """Poll every source (concurrently), `rounds` times `gap` seconds apart, then run the
+        checks: the headless path. Two rounds let "is it still moving" checks see movement."""
+        for round_ in range(max(1, rounds)):
+            if round_:
+                await asyncio.sleep(gap)
+            observations = await asyncio.gather(*(self.run(spec) for spec in self.specs()))
+            for observation in observations:
+                self.record(observation)
         now = utcnow()
         return Snapshot(self.name, now, dict(self.observations), self.findings(now))
 

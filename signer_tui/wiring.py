@@ -136,6 +136,7 @@ def build_profile(
     *,
     polls_releases: bool = False,
     history_reader: Callable[[str], list[VerificationRecord]] | None = None,
+    feed_cache: FeedCache | None = None,
 ) -> SignerCollector:
     deployer = profile.registry_deployer
     specs: list[PollSpec] = []
@@ -250,7 +251,7 @@ def build_profile(
             version: str = obs.value.network.version_text
             return version
 
-        specs.append(_release_spec(settings, secrets, closers, running_bitcoin))
+        specs.append(_release_spec(settings, secrets, closers, running_bitcoin, feed_cache))
 
     collector = SignerCollector(
         profile.name,
@@ -381,13 +382,14 @@ def _release_spec(
     secrets: SecretStore,
     closers: list[Callable[[], Awaitable[None]]],
     running_bitcoin: Callable[[], str | None],
+    cache: FeedCache | None = None,
 ) -> PollSpec:
     feeds = settings.releases
     try:
         token = secrets.get(feeds.github_token)
     except SourceError as exc:
         return PollSpec(RELEASES, feeds.poll, _failing(exc))
-    github, osv = open_clients(feeds, token, FeedCache())
+    github, osv = open_clients(feeds, token, cache or FeedCache())
     closers.extend([github.aclose, osv.aclose])
 
     async def poll_releases() -> Any:
@@ -401,6 +403,7 @@ def build_collectors(
     secrets: SecretStore,
     *,
     history_reader: Callable[[str], list[VerificationRecord]] | None = None,
+    feed_cache: FeedCache | None = None,
 ) -> list[SignerCollector]:
     shared: dict[str, Observation] = {}
     return [
@@ -411,6 +414,7 @@ def build_collectors(
             shared,
             polls_releases=index == 0,
             history_reader=history_reader,
+            feed_cache=feed_cache,
         )
         for index, profile in enumerate(settings.signers)
     ]

@@ -120,7 +120,7 @@ def compare_with_chain(
                 details=details,
             )
         return Finding(
-            finding_id, Status.OK, f"DB = {label} ({short(db_key)})", "", evidence, details=details
+            finding_id, Status.OK, f"DB = {label} {short(db_key)}", "", evidence, details=details
         )
     if moving is not None and moving.key == chain_key and moving.in_window:
         return Finding(
@@ -166,7 +166,7 @@ def compare_sources(node: Observation | None, api: Observation | None) -> Findin
     api_key = api.value.key.key
     if node_key == api_key:
         return Finding(
-            "key.sources", Status.OK, f"own node = API ({short(node_key)})", "", evidence
+            "key.sources", Status.OK, f"node = API {short(node_key)}", "", evidence
         )
     return Finding(
         "key.sources",

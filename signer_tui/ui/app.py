@@ -8,6 +8,7 @@ failed worker into UI state; failures become UNKNOWN rows with the error title.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -157,7 +158,8 @@ class SignerApp(App[int]):
         self.clock = clock
         self.demo = demo
         self.autostart = autostart
-        self.watch_tty = watch_tty
+        # Served to a browser (textual serve / demo --web) there is no terminal to watch.
+        self.watch_tty = watch_tty and "WebDriver" not in os.environ.get("TEXTUAL_DRIVER", "")
         self.state_dir = state_dir
         self.current = 0
         self.findings: dict[str, list[Finding]] = {c.name: [] for c in collectors}
@@ -189,8 +191,12 @@ class SignerApp(App[int]):
         self.set_interval(1.0, self._tick)
         if self.watch_tty:
             self.set_interval(5.0, self._check_tty)
-            with contextlib.suppress(ValueError, OSError, AttributeError):
-                signal.signal(signal.SIGHUP, lambda *_: self.call_from_thread(self.exit, 0))
+        # A dropped SSH session (SIGHUP) or a service manager (SIGTERM) ends the console
+        # cleanly, so whoever started it can still tidy up.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError, NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.exit, 0)
         if self.autostart:
             # First paint, then the first polls.
             self.call_after_refresh(self.start_polling)
@@ -401,7 +407,13 @@ class SignerApp(App[int]):
     def action_incident(self) -> None:
         if self.demo is None:
             return
-        self.action_command_palette()
+        from signer_tui.ui.screens.incident import IncidentScreen
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.inject_incident(name)
+
+        self.push_screen(IncidentScreen(self.demo.incidents), chosen)
 
     def inject_incident(self, name: str) -> None:
         if self.demo is None:

@@ -325,7 +325,7 @@ def test_disagreement_is_crit_even_when_the_db_cannot_be_read() -> None:
 def test_agreeing_sources_are_ok() -> None:
     found = run(db([K1]), *both(K1))["key.sources"]
     assert found.status is OK
-    assert found.summary.startswith("own node = API")
+    assert found.summary.startswith("node = API")
 
 
 def test_api_not_configured_is_warn_and_has_no_cross_check() -> None:

@@ -62,7 +62,8 @@ class FindingsPane(Vertical):
         # The cursor keeps its row, not its finding: after a re-sort the worst stays on top
         # and the highlighted position does not jump around under the operator's eyes.
         cursor_row = table.cursor_row if table.row_count else 0
-        inner = max(24, (self.size.width or 40) - 3)
+        # The table's own width, less its vertical scrollbar.
+        inner = max(24, (table.size.width or (self.size.width or 40) - 2) - 1)
         source_width = SOURCE_WIDTH if wide else 0
         summary_width = max(10, inner - STATUS_WIDTH - AGE_WIDTH - source_width)
         table.clear(columns=True)

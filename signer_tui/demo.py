@@ -1,0 +1,280 @@
+"""`signer-tui demo`: the whole console on an embedded stack, for newcomers and training.
+
+Everything runs on loopback and in one temp dir: the simulators of a mainnet- and a
+testnet-like signer, a throwaway PostgreSQL (system binaries when present, else the embedded
+one) with two seeded signer databases, and two weeks of daily dumps per profile (one of them
+truncated). State (timeline, verification history) goes to the XDG state dir under `demo`.
+Everything is stopped and removed on exit, Ctrl-C, SIGTERM or a lost terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from signer_tui import locations
+from signer_tui.config import Settings
+from signer_tui.credentials import SecretStore
+from signer_tui.model import utcnow
+from signer_tui.sim.backups import make_backup_dir, skip_newest
+from signer_tui.sim.db import build_signer_db, record_tips
+from signer_tui.sim.stack import FeedSimulators, SimEnvironment
+from signer_tui.sim.state import TESTNET_DEPLOYER, AdvisorySpec, DkgRound, ReleaseSpec, SimState
+from signer_tui.sim.state import fake_key as make_key
+from signer_tui.sources.feedcache import FeedCache
+from signer_tui.verify.cluster import ScratchCluster
+
+NAMESPACE = "demo"
+
+# (name, what the operator will see)
+INCIDENTS = (
+    ("rotate-key", "chain key rotated: CRIT mismatch, then the DKG-transition WARN, then OK"),
+    ("stall-bitcoind", "bitcoind stops receiving blocks: its tip ages past the limit"),
+    ("stop-signer", "the signer process dies: its API and metrics refuse connections"),
+    ("advisory", "a security advisory is published for the running signer version"),
+    ("skip-backup", "last night's backup did not run"),
+    ("reset", "clear every incident"),
+)
+INCIDENT_NAMES = tuple(name for name, _ in INCIDENTS)
+
+# The key-rotation story: the chain moves first; the signer's DB catches up, then verifies.
+ROTATION_DB_AFTER = 20.0
+ROTATION_VERIFIED_AFTER = 45.0
+TICK_SECONDS = 5.0
+
+
+def _states() -> dict[str, SimState]:
+    mainnet = SimState(stacks_block_seconds=4, bitcoin_block_seconds=90)
+    testnet = SimState(
+        name="testnet",
+        network="testnet",
+        deployer=TESTNET_DEPLOYER,
+        stacks_version="4.0.2",
+        bitcoind_version=300_000,
+        bitcoin_base_height=4_102_000,
+        stacks_base_height=2_901_337,
+        stacks_block_seconds=5,
+        bitcoin_block_seconds=120,
+    )
+    return {"mainnet": mainnet, "testnet": testnet}
+
+
+@dataclass
+class DemoStack:
+    root: Path
+    cluster: ScratchCluster | None = None
+    envs: dict[str, SimEnvironment] = field(default_factory=dict)
+    feeds: FeedSimulators | None = None
+    backups: dict[str, Path] = field(default_factory=dict)
+    _timers: list[threading.Timer] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _ticker: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, progress: Callable[[str], None] = lambda _msg: None) -> DemoStack:
+        root = Path(tempfile.mkdtemp(prefix="signer-tui-demo-"))
+        stack = cls(root)
+        try:
+            stack._start(progress)
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    def _start(self, progress: Callable[[str], None]) -> None:
+        progress("starting a throwaway PostgreSQL")
+        # Its own temp dir: when we are root the cluster runs as another account, which
+        # must be able to reach it (the demo root is private).
+        self.cluster = ScratchCluster(prefix="signer-tui-demo-pg-").start()
+        states = _states()
+        now = utcnow()
+        for name, state in states.items():
+            progress(f"seeding the {name} signer database")
+            dbname = f"signer_{name}"
+            build_signer_db(self.cluster.conninfo(), dbname, state)
+            env = SimEnvironment(state, self.cluster.conninfo(dbname)).start()
+            self.envs[name] = env
+            progress(f"writing two weeks of {name} backups")
+            directory = self.root / "backups" / name
+            make_backup_dir(directory, self.cluster.conninfo(dbname), self.cluster.install, now)
+            self.backups[name] = directory
+        self.feeds = FeedSimulators(states["mainnet"]).start()
+        self._ticker = threading.Thread(target=self._tick, name="demo-ticker", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """The signer keeps writing the blocks it observes into its DB."""
+        while not self._stop.wait(TICK_SECONDS):
+            for env in self.envs.values():
+                if env.db_conninfo is None or not env.state.signer_observing:
+                    continue
+                if not env.state.signer_up:
+                    continue
+                with (
+                    contextlib.suppress(psycopg.Error),
+                    psycopg.connect(env.db_conninfo, autocommit=True, connect_timeout=3) as conn,
+                ):
+                    record_tips(conn, env.state)
+
+    def settings(self) -> Settings:
+        assert self.feeds is not None
+        poll = {
+            "nodes": "5s",
+            "signer": "5s",
+            "signer_info": "15s",
+            "key": "10s",
+            "database": "15s",
+            "backups": "30s",
+        }
+        profiles = [
+            env.profile(
+                name,
+                backups={"kind": "pg_dump", "location": str(self.backups[name])},
+                poll=poll,
+            )
+            for name, env in self.envs.items()
+        ]
+        releases = {**self.feeds.releases_config(), "poll": "10m"}
+        return Settings.model_validate({"signers": profiles, "releases": releases})
+
+    def feed_cache(self) -> FeedCache:
+        return FeedCache(self.root / "cache")
+
+    # -- incidents -----------------------------------------------------------------------
+
+    def _later(self, delay: float, action: Callable[[], None]) -> None:
+        timer = threading.Timer(delay, action)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def inject(self, name: str, profile: str = "mainnet") -> str:
+        env = self.envs[profile]
+        state = env.state
+        if name == "rotate-key":
+            new_key = make_key(f"demo-rotation-{utcnow().timestamp()}")
+            state.chain_key = new_key
+            env.apply()
+
+            def db_catches_up() -> None:
+                started = state.bitcoin_height
+                state.dkg_rounds.append(DkgRound(new_key, "unverified", utcnow(), started))
+                env.apply()
+
+            def verified() -> None:
+                for round_ in state.dkg_rounds:
+                    if round_.aggregate_key == new_key:
+                        round_.status = "verified"
+                env.apply()
+
+            self._later(ROTATION_DB_AFTER, db_catches_up)
+            self._later(ROTATION_VERIFIED_AFTER, verified)
+            return (
+                f"{profile}: the registry now holds a key the signer's DB does not know (CRIT). "
+                f"In {ROTATION_DB_AFTER:.0f} s the DB gets it unverified (WARN), "
+                f"{ROTATION_VERIFIED_AFTER:.0f} s from now it is verified (OK)."
+            )
+        if name == "stall-bitcoind":
+            state.stall_bitcoin()
+            # Pretend the last block came three hours ago, so the tip age crosses its limit now.
+            assert state.bitcoin_stalled_at is not None
+            state.bitcoin_stalled_at -= 3 * 3600
+            env.apply()
+            return f"{profile}: bitcoind stopped receiving blocks three hours ago."
+        if name == "stop-signer":
+            state.signer_up = False
+            env.apply()
+            return f"{profile}: the signer process is down."
+        if name == "advisory":
+            repo = "stacks-sbtc/sbtc"
+            state.advisories.setdefault(repo, []).append(
+                AdvisorySpec(
+                    "GHSA-demo-sbtc-0001",
+                    "Signer accepts a malformed sweep proposal (demo advisory)",
+                    "high",
+                    f"<= {state.signer_revision.lstrip('v')}",
+                    "1.3.4",
+                    utcnow(),
+                    cve_id="CVE-2026-99999",
+                )
+            )
+            state.releases.setdefault(repo, []).insert(
+                0,
+                ReleaseSpec(
+                    "v1.3.4",
+                    utcnow() - timedelta(hours=1),
+                    name="v1.3.4",
+                    body="## Security\nFixes GHSA-demo-sbtc-0001. Upgrade immediately.",
+                ),
+            )
+            env.apply()
+            return "A security advisory and a fixed release v1.3.4 were published for sBTC."
+        if name == "skip-backup":
+            removed = skip_newest(self.backups[profile])
+            what = removed.name if removed else "none left"
+            return f"{profile}: last night's backup is missing ({what})."
+        if name == "reset":
+            for timer in self._timers:
+                timer.cancel()
+            for env_ in self.envs.values():
+                fresh = _states()[env_.state.name]
+                st = env_.state
+                st.chain_key = st.newest_verified_key()
+                st.signer_up = True
+                st.bitcoin_stalled = False
+                st.bitcoin_stalled_at = None
+                st.hiro_key_override = None
+                st.faults.clear()
+                st.advisories = fresh.advisories
+                st.releases = fresh.releases
+                env_.apply()
+            return "All incidents cleared (skipped backups stay skipped)."
+        raise ValueError(f"unknown incident {name!r}")
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+        for timer in self._timers:
+            timer.cancel()
+        for env in self.envs.values():
+            with contextlib.suppress(Exception):
+                env.stop()
+        if self.feeds is not None:
+            with contextlib.suppress(Exception):
+                self.feeds.stop()
+        if self._ticker is not None:
+            self._ticker.join(timeout=TICK_SECONDS + 5)
+        if self.cluster is not None:
+            self.cluster.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def history_reader(profile: str) -> list[Any]:
+    from signer_tui.verify import history
+
+    return history.read(profile, path=history.history_path(NAMESPACE))
+
+
+def demo_state_dir() -> Path:
+    return locations.state_dir(NAMESPACE)
+
+
+def build(stack: DemoStack) -> list[Any]:
+    from signer_tui.wiring import build_collectors
+
+    return build_collectors(
+        stack.settings(),
+        SecretStore(),
+        history_reader=history_reader,
+        feed_cache=stack.feed_cache(),
+    )

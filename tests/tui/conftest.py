@@ -73,7 +73,9 @@ def make_app(loaded: LoadedConfig, tmp: Path, **kwargs: Any) -> SignerApp:
     collectors = build_collectors(loaded.settings, store)
     kwargs.setdefault("watch_tty", False)
     kwargs.setdefault("state_dir", tmp / "state")
-    return SignerApp(collectors, theme=loaded.settings.ui.theme, keymap=loaded.settings.ui.keymap, **kwargs)
+    return SignerApp(
+        collectors, theme=loaded.settings.ui.theme, keymap=loaded.settings.ui.keymap, **kwargs
+    )
 
 
 async def wait_for_polls(

@@ -85,9 +85,7 @@ async def test_key_mismatch_is_crit_and_recorded(stack: Stack) -> None:
 async def test_dkg_transition_is_warn(stack: Stack) -> None:
     state = stack.env.state
     new_key = fake_key("next-dkg")
-    state.dkg_rounds.append(
-        DkgRound(new_key, "unverified", utcnow(), state.bitcoin_height - 2)
-    )
+    state.dkg_rounds.append(DkgRound(new_key, "unverified", utcnow(), state.bitcoin_height - 2))
     state.chain_key = new_key
     stack.env.apply()
     app = make_app(stack.config(), stack.tmp)
@@ -154,7 +152,9 @@ async def test_stale_data_is_marked_and_counts_as_unknown(stack: Stack) -> None:
 
 async def test_hanging_source_does_not_block_the_ui(stack: Stack) -> None:
     stack.env.state.faults["stacks"] = Fault.TIMEOUT
-    app = make_app(stack.config(stacks={"rpc_url": stack.env.url("stacks"), "timeout": "3s"}), stack.tmp)
+    app = make_app(
+        stack.config(stacks={"rpc_url": stack.env.url("stacks"), "timeout": "3s"}), stack.tmp
+    )
     seen: list[Any] = []
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         started = time.monotonic()

@@ -37,7 +37,7 @@ async def settle(pilot: Any, name: str | None) -> None:
             collector = app.collectors[0]
             seen = set(collector.observations) | set(collector.shared)
             enough = all(len(collector.series.get(s, ())) >= samples for s in SERIES)
-            if ALL_SOURCES <= seen and enough and not app._polls_running:
+            if seen >= ALL_SOURCES and enough and not app._polls_running:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("polls did not settle")
@@ -52,7 +52,9 @@ async def settle(pilot: Any, name: str | None) -> None:
     await pilot.pause()
     if name is not None:
         SCREENSHOTS.mkdir(exist_ok=True)
-        (SCREENSHOTS / f"{name}.svg").write_text(app.export_screenshot(title=f"signer-tui — {name}"))
+        (SCREENSHOTS / f"{name}.svg").write_text(
+            app.export_screenshot(title=f"signer-tui — {name}")
+        )
 
 
 SERIES = ("stacks_tip", "bitcoin_tip", "stacks_observed")

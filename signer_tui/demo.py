@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -243,6 +244,12 @@ class DemoStack:
     # -- teardown ------------------------------------------------------------------------
 
     def stop(self) -> None:
+        """Tear everything down; a second Ctrl-C (the whole process group gets it) must not
+        interrupt the teardown half-way, so signals wait until it is done."""
+        with deferred_signals():
+            self._teardown()
+
+    def _teardown(self) -> None:
         self._stop.set()
         for timer in self._timers:
             timer.cancel()
@@ -257,6 +264,26 @@ class DemoStack:
         if self.cluster is not None:
             self.cluster.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP until the block is done (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    for sig in signals:
+        signal.signal(sig, lambda signum, _frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            raise KeyboardInterrupt
 
 
 def history_reader(profile: str) -> list[Any]:

@@ -13,10 +13,11 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from signer_tui import __version__, locations
-from signer_tui.config import ConfigError, LoadedConfig, load_config, resolved_items
+from signer_tui.config import THEMES, ConfigError, LoadedConfig, load_config, resolved_items
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -203,6 +204,158 @@ def cmd_secrets_delete(args: argparse.Namespace) -> int:
     return EXIT_FAIL
 
 
+# -- the console and the headless check ----------------------------------------------------
+
+# `signer-tui check` exit codes by worst status (2 stays "usage or config error").
+CHECK_EXIT = {"OK": 0, "WARN": 1, "UNKNOWN": 3, "CRIT": 4}
+
+
+def _collectors(args: argparse.Namespace) -> tuple[LoadedConfig, list[Any]]:
+    """Load the config and resolve every secret before anything polls (or the TUI starts)."""
+    from signer_tui import credentials
+    from signer_tui.wiring import build_collectors
+
+    loaded = load(args)
+    if args.profile is not None:
+        loaded.settings.profile(args.profile)  # a ConfigError naming the known profiles
+    resolved = credentials.resolve_all(loaded.settings)
+    collectors = build_collectors(loaded.settings, credentials.SecretStore(resolved))
+    return loaded, collectors
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from signer_tui.ui.app import SignerApp
+
+    loaded, collectors = _collectors(args)
+    settings = loaded.settings
+    app = SignerApp(
+        collectors,
+        theme=settings.ui.theme,
+        keymap=settings.ui.keymap,
+        state_dir=locations.state_dir(),
+    )
+    if args.profile is not None:
+        app.current = next(i for i, c in enumerate(collectors) if c.name == args.profile)
+    app.run(mouse=settings.ui.mouse)
+    return app.return_code or EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from signer_tui.model import Status, utcnow
+    from signer_tui.present import jsonout, promfile, text
+
+    _loaded, collectors = _collectors(args)
+    chosen = [c for c in collectors if args.profile is None or c.name == args.profile]
+
+    async def run_all() -> list[Any]:
+        try:
+            rounds = 2 if args.settle > 0 else 1
+            work = (c.collect_once(rounds, args.settle) for c in chosen)
+            return list(await asyncio.gather(*work))
+        finally:
+            for collector in collectors:
+                await collector.aclose()
+
+    snapshots = asyncio.run(run_all())
+    now = utcnow()
+    if args.prometheus:
+        promfile.write(Path(args.prometheus), promfile.render(snapshots, now))
+    if args.json:
+        out(jsonout.render(snapshots, now).rstrip("\n"))
+    elif not args.quiet:
+        out(text.render(snapshots, now, verbose=args.verbose).rstrip("\n"))
+    worst = Status.worst(f.effective_status(now) for s in snapshots for f in s.findings)
+    return CHECK_EXIT[worst.value]
+
+
+# -- the demo -------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import signal
+
+    from signer_tui import demo
+
+    if args.web:
+        return _demo_web(args)
+    # SIGTERM/SIGHUP while the stack starts must still tear it down (finally below).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    quiet = args.once and args.json
+
+    def progress(message: str) -> None:
+        if not quiet:
+            err(f"demo: {message}…")
+
+    stack = demo.DemoStack.create(progress=progress)
+    try:
+        if args.scenario:
+            err(f"demo: {stack.inject(args.scenario)}")
+        collectors = demo.build(stack)
+        if args.once:
+            return _check_once(collectors, args)
+        from signer_tui.ui.app import DemoHooks, SignerApp
+
+        app = SignerApp(
+            collectors,
+            theme=args.theme or "signer-dark",
+            state_dir=demo.demo_state_dir(),
+            demo=DemoHooks(list(demo.INCIDENTS), stack.inject),
+        )
+        app.run()
+        return app.return_code or EXIT_OK
+    finally:
+        stack.stop()
+
+
+def _check_once(collectors: list[Any], args: argparse.Namespace) -> int:
+    import asyncio
+
+    from signer_tui.model import Status, utcnow
+    from signer_tui.present import jsonout, text
+
+    async def run_all() -> list[Any]:
+        try:
+            rounds = 2 if args.settle > 0 else 1
+            work = (c.collect_once(rounds, args.settle) for c in collectors)
+            return list(await asyncio.gather(*work))
+        finally:
+            for collector in collectors:
+                await collector.aclose()
+
+    snapshots = asyncio.run(run_all())
+    now = utcnow()
+    if args.json:
+        out(jsonout.render(snapshots, now).rstrip("\n"))
+    else:
+        out(text.render(snapshots, now).rstrip("\n"))
+    worst = Status.worst(f.effective_status(now) for s in snapshots for f in s.findings)
+    return CHECK_EXIT[worst.value]
+
+
+def _demo_web(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from textual_serve.server import Server
+
+    command = [sys.executable, "-m", "signer_tui", "demo"]
+    if args.scenario:
+        command += ["--scenario", args.scenario]
+    if args.theme:
+        command += ["--theme", args.theme]
+    err(f"demo: serving the console on http://{args.host}:{args.port} (Ctrl-C stops)")
+    server = Server(shlex.join(command), host=args.host, port=args.port, title="signer-tui demo")
+    server.serve()
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 Handler = Callable[[argparse.Namespace], int]
@@ -219,7 +372,50 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"config file (default: ${locations.CONFIG_ENV} or {locations.default_config_file()})",
     )
+    parser.add_argument("--profile", metavar="NAME", help="signer profile to show or check")
+    parser.set_defaults(handler=cmd_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser(
+        "check",
+        help="poll everything once and print the findings (exit 0 OK, 1 WARN, 3 UNKNOWN, 4 CRIT)",
+    )
+    check.add_argument("--profile", metavar="NAME", help="only this profile")
+    check.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="poll twice this far apart, so tips and counters can be seen moving "
+        "(default 10; 0 polls once and leaves those checks UNKNOWN)",
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument("--verbose", action="store_true", help="add the advice of every problem")
+    check.add_argument("--quiet", action="store_true", help="print nothing; just the exit code")
+    check.add_argument(
+        "--prometheus", metavar="FILE", help="also write a Prometheus textfile (atomically)"
+    )
+    check.set_defaults(handler=cmd_check)
+
+    from signer_tui.demo import INCIDENT_NAMES
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole console on a built-in simulated stack (no signer of your own needed)",
+    )
+    demo.add_argument(
+        "--scenario", choices=INCIDENT_NAMES, help="start with this incident injected"
+    )
+    demo.add_argument("--theme", choices=THEMES, help="console theme (e.g. ansi-dark)")
+    demo.add_argument("--once", action="store_true", help="poll once, print the findings, exit")
+    demo.add_argument("--json", action="store_true", help="with --once: JSON output")
+    demo.add_argument(
+        "--settle", type=float, default=6.0, metavar="SECONDS", help=argparse.SUPPRESS
+    )
+    demo.add_argument("--web", action="store_true", help="serve the console to a local browser")
+    demo.add_argument("--host", default="127.0.0.1", help="with --web: address (default loopback)")
+    demo.add_argument("--port", type=int, default=8000, help="with --web: port (default 8000)")
+    demo.set_defaults(handler=cmd_demo)
 
     config = sub.add_parser("config", help="validate or show the configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -244,21 +440,24 @@ def build_parser() -> argparse.ArgumentParser:
     sdel = secrets_sub.add_parser("delete", help="remove a secret from the keyring")
     sdel.add_argument("name")
     sdel.set_defaults(handler=cmd_secrets_delete)
+
+    from signer_tui.verify import command as verify_command
+
+    verify_command.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_USAGE
+    handler: Handler = args.handler
     return run_handler(handler, args)
 
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     from signer_tui.sources.errors import SourceError
+    from signer_tui.verify.binaries import BinariesError
+    from signer_tui.verify.cluster import ClusterError
 
     try:
         return handler(args)
@@ -274,6 +473,9 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except SourceError as exc:
         detail = f": {exc.detail}" if exc.detail else ""
         err(f"signer-tui: {exc.title}{detail}")
+        return EXIT_FAIL
+    except (ClusterError, BinariesError) as exc:
+        err(f"signer-tui: {exc}")
         return EXIT_FAIL
     except KeyboardInterrupt:
         err("signer-tui: interrupted")

@@ -210,7 +210,7 @@ def cmd_secrets_delete(args: argparse.Namespace) -> int:
 CHECK_EXIT = {"OK": 0, "WARN": 1, "UNKNOWN": 3, "CRIT": 4}
 
 
-def _collectors(args: argparse.Namespace) -> tuple[LoadedConfig, list[Any]]:
+def _collectors(args: argparse.Namespace) -> tuple[LoadedConfig, list[Any], Any]:
     """Load the config and resolve every secret before anything polls (or the TUI starts)."""
     from signer_tui import credentials
     from signer_tui.wiring import build_collectors
@@ -218,21 +218,24 @@ def _collectors(args: argparse.Namespace) -> tuple[LoadedConfig, list[Any]]:
     loaded = load(args)
     if args.profile is not None:
         loaded.settings.profile(args.profile)  # a ConfigError naming the known profiles
-    resolved = credentials.resolve_all(loaded.settings)
-    collectors = build_collectors(loaded.settings, credentials.SecretStore(resolved))
-    return loaded, collectors
+    store = credentials.SecretStore(credentials.resolve_all(loaded.settings))
+    return loaded, build_collectors(loaded.settings, store), store
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     from signer_tui.ui.app import SignerApp
+    from signer_tui.verify.run import VerifyRequest
 
-    loaded, collectors = _collectors(args)
+    loaded, collectors, store = _collectors(args)
     settings = loaded.settings
     app = SignerApp(
         collectors,
         theme=settings.ui.theme,
         keymap=settings.ui.keymap,
         state_dir=locations.state_dir(),
+        verify_request=lambda c: VerifyRequest(
+            latest=True, profile=getattr(c, "profile", None), secrets=store
+        ),
     )
     if args.profile is not None:
         app.current = next(i for i, c in enumerate(collectors) if c.name == args.profile)
@@ -246,7 +249,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from signer_tui.model import Status, utcnow
     from signer_tui.present import jsonout, promfile, text
 
-    _loaded, collectors = _collectors(args)
+    _loaded, collectors, _store = _collectors(args)
     chosen = [c for c in collectors if args.profile is None or c.name == args.profile]
 
     async def run_all() -> list[Any]:
@@ -307,6 +310,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             theme=args.theme or "signer-dark",
             state_dir=demo.demo_state_dir(),
             demo=DemoHooks(list(demo.INCIDENTS), stack.inject),
+            verify_request=demo.verify_request,
         )
         app.run()
         return app.return_code or EXIT_OK

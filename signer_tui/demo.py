@@ -292,6 +292,19 @@ def history_reader(profile: str) -> list[Any]:
     return history.read(profile, path=history.history_path(NAMESPACE))
 
 
+def verify_request(collector: Any) -> Any:
+    """What the Backups pane's `v` runs in the demo: the demo's own history file."""
+    from signer_tui.verify.history import history_path
+    from signer_tui.verify.run import VerifyRequest
+
+    return VerifyRequest(
+        latest=True,
+        profile=collector.profile,
+        secrets=SecretStore(),
+        history_path=history_path(NAMESPACE),
+    )
+
+
 def demo_state_dir() -> Path:
     return locations.state_dir(NAMESPACE)
 

@@ -165,9 +165,7 @@ def compare_sources(node: Observation | None, api: Observation | None) -> Findin
     node_key = node.value.key.key
     api_key = api.value.key.key
     if node_key == api_key:
-        return Finding(
-            "key.sources", Status.OK, f"node = API {short(node_key)}", "", evidence
-        )
+        return Finding("key.sources", Status.OK, f"node = API {short(node_key)}", "", evidence)
     return Finding(
         "key.sources",
         Status.CRIT,

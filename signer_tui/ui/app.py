@@ -152,12 +152,14 @@ class SignerApp(App[int]):
         demo: DemoHooks | None = None,
         autostart: bool = True,
         watch_tty: bool = True,
+        verify_request: Callable[[ProfileCollector], Any] | None = None,
     ) -> None:
         super().__init__()
         self.collectors = collectors
         self.clock = clock
         self.demo = demo
         self.autostart = autostart
+        self.verify_request = verify_request
         # Served to a browser (textual serve / demo --web) there is no terminal to watch.
         self.watch_tty = watch_tty and "WebDriver" not in os.environ.get("TEXTUAL_DRIVER", "")
         self.state_dir = state_dir
@@ -392,10 +394,27 @@ class SignerApp(App[int]):
             self.notify("Evidence copied to the clipboard (OSC 52).", timeout=3)
 
     def action_verify(self) -> None:
-        self.notify(
-            "Backup verification from the console needs a backups section in this profile.",
-            severity="warning",
-        )
+        """Restore-test the newest dump of the current profile in a scratch PostgreSQL."""
+        collector = self.collector
+        profile = getattr(collector, "profile", None)
+        backups = getattr(profile, "backups", None)
+        if self.verify_request is None or backups is None or backups.kind != "pg_dump":
+            self.notify(
+                "Verification from the console needs a pg_dump backups section in this "
+                "profile (for pgBackRest/Barman: restore, pg_dump, then verify-backup PATH).",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        from signer_tui.ui.screens.verify import VerifyScreen
+
+        def done(_outcome: object) -> None:
+            # Re-read backups (and the history the verification appended to) right away.
+            for spec in collector.specs():
+                if spec.name == "backups":
+                    self._launch(collector, spec)
+
+        self.push_screen(VerifyScreen(self.verify_request(collector)), done)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "incident":

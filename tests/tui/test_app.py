@@ -201,7 +201,7 @@ async def test_timeline_exports_markdown_and_json(stack: Stack) -> None:
         await pilot.press("j")
         await pilot.pause()
     exports = sorted((stack.tmp / "state").glob("timeline-*"))
-    assert [p.suffix for p in exports] == [".json", ".md"]
+    assert sorted(p.suffix for p in exports) == [".json", ".md"]
     markdown = next(p for p in exports if p.suffix == ".md").read_text()
     assert "| `key.node` |" in markdown and "OK (first seen)" in markdown
     events = json.loads(next(p for p in exports if p.suffix == ".json").read_text())
@@ -256,3 +256,68 @@ async def test_exits_when_the_terminal_goes_away(stack: Stack) -> None:
         app._check_tty()  # under pytest stdout is not a terminal: like a dropped SSH session
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_verify_latest_backup_from_the_backups_pane(stack: Stack) -> None:
+    """v restores the newest dump in a worker, shows progress and the verdict, records it."""
+    from signer_tui.credentials import SecretStore
+    from signer_tui.ui.screens.verify import VerifyScreen
+    from signer_tui.verify.run import VerifyRequest
+
+    history_file = stack.tmp / "history.jsonl"
+
+    def request(collector: Any) -> VerifyRequest:
+        return VerifyRequest(
+            latest=True,
+            profile=collector.profile,
+            secrets=SecretStore(),
+            history_path=history_file,
+        )
+
+    app = make_app(stack.config(), stack.tmp, autostart=False, verify_request=request)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("1", "v")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        for _ in range(600):
+            if screen.finished:
+                break
+            await asyncio.sleep(0.1)
+        assert screen.finished and screen.outcome is not None
+        assert screen.outcome.verdict == "verified", screen.outcome.summary
+        shown = str(screen.query_one("#verify-result").render())
+        assert shown.startswith("OK  verified")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, VerifyScreen)
+    lines = history_file.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["verdict"] == "verified"
+
+
+async def test_verify_can_be_cancelled(stack: Stack) -> None:
+    from signer_tui.ui.screens.verify import VerifyScreen
+    from signer_tui.verify.run import VerifyRequest
+
+    history_file = stack.tmp / "history.jsonl"
+    app = make_app(
+        stack.config(),
+        stack.tmp,
+        autostart=False,
+        verify_request=lambda c: VerifyRequest(
+            latest=True, profile=c.profile, history_path=history_file
+        ),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("1", "v")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        await pilot.press("escape")  # cancel right away
+        for _ in range(300):
+            if screen.finished:
+                break
+            await asyncio.sleep(0.1)
+        assert screen.finished
+        assert "Cancelled" in str(screen.query_one("#verify-result").render())
+    assert not history_file.exists()  # a cancelled run is not recorded

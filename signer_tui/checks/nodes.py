@@ -13,7 +13,7 @@ from datetime import datetime
 
 from signer_tui.collect import Observation
 from signer_tui.config import Thresholds, format_duration
-from signer_tui.model import Evidence, Finding, Status
+from signer_tui.model import Evidence, Finding, Status, format_age
 from signer_tui.readings import BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.metrics import MetricsSnapshot
 from signer_tui.sources.signer import Liveness, SignerInfo
@@ -158,7 +158,7 @@ def check_bitcoind(obs: Observation | None, t: Thresholds, now: datetime) -> lis
         )
     else:
         age = now.timestamp() - chain.time
-        text = f"last block {format_duration(max(0, int(age)) // 60 * 60 or 60)} ago"
+        text = f"last block {format_age(age)} ago"
         if age > t.bitcoin_tip_max_age:
             findings.append(
                 Finding(

@@ -197,7 +197,7 @@ def test_bitcoin_tip_age(age: timedelta, limit: float, status: Status) -> None:
 
 def test_bitcoin_tip_age_text_and_unknown_time() -> None:
     over = btc_check(bitcoind(tip_age=3 * HOUR + 20 * MINUTE))["node.bitcoind.tip_age"]
-    assert over.summary == "last block 200m ago"
+    assert over.summary == "last block 3h ago"
     assert "peers" in over.advice
     missing = btc_check(bitcoind(tip_age=None))["node.bitcoind.tip_age"]
     assert (missing.status, missing.summary) == (UNK, "tip time not reported")

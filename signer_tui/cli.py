@@ -244,13 +244,18 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    _loaded, collectors, _store = _collectors(args)
+    chosen = [c for c in collectors if args.profile is None or c.name == args.profile]
+    return check_and_report(chosen, collectors, args)
+
+
+def check_and_report(chosen: list[Any], every: list[Any], args: argparse.Namespace) -> int:
+    """Poll `chosen` (twice, `--settle` apart), print, and map the worst status to an exit
+    code. `every` collector is closed afterwards. Shared by `check` and `demo --once`."""
     import asyncio
 
     from signer_tui.model import Status, utcnow
     from signer_tui.present import jsonout, promfile, text
-
-    _loaded, collectors, _store = _collectors(args)
-    chosen = [c for c in collectors if args.profile is None or c.name == args.profile]
 
     async def run_all() -> list[Any]:
         try:
@@ -258,17 +263,18 @@ def cmd_check(args: argparse.Namespace) -> int:
             work = (c.collect_once(rounds, args.settle) for c in chosen)
             return list(await asyncio.gather(*work))
         finally:
-            for collector in collectors:
+            for collector in every:
                 await collector.aclose()
 
     snapshots = asyncio.run(run_all())
     now = utcnow()
-    if args.prometheus:
+    if getattr(args, "prometheus", None):
         promfile.write(Path(args.prometheus), promfile.render(snapshots, now))
     if args.json:
         out(jsonout.render(snapshots, now).rstrip("\n"))
-    elif not args.quiet:
-        out(text.render(snapshots, now, verbose=args.verbose).rstrip("\n"))
+    elif not getattr(args, "quiet", False):
+        verbose = getattr(args, "verbose", False)
+        out(text.render(snapshots, now, verbose=verbose).rstrip("\n"))
     worst = Status.worst(f.effective_status(now) for s in snapshots for f in s.findings)
     return CHECK_EXIT[worst.value]
 
@@ -302,7 +308,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             err(f"demo: {stack.inject(args.scenario)}")
         collectors = demo.build(stack)
         if args.once:
-            return _check_once(collectors, args)
+            return check_and_report(collectors, collectors, args)
         from signer_tui.ui.app import DemoHooks, SignerApp
 
         app = SignerApp(
@@ -316,31 +322,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return app.return_code or EXIT_OK
     finally:
         stack.stop()
-
-
-def _check_once(collectors: list[Any], args: argparse.Namespace) -> int:
-    import asyncio
-
-    from signer_tui.model import Status, utcnow
-    from signer_tui.present import jsonout, text
-
-    async def run_all() -> list[Any]:
-        try:
-            rounds = 2 if args.settle > 0 else 1
-            work = (c.collect_once(rounds, args.settle) for c in collectors)
-            return list(await asyncio.gather(*work))
-        finally:
-            for collector in collectors:
-                await collector.aclose()
-
-    snapshots = asyncio.run(run_all())
-    now = utcnow()
-    if args.json:
-        out(jsonout.render(snapshots, now).rstrip("\n"))
-    else:
-        out(text.render(snapshots, now).rstrip("\n"))
-    worst = Status.worst(f.effective_status(now) for s in snapshots for f in s.findings)
-    return CHECK_EXIT[worst.value]
 
 
 def _demo_web(args: argparse.Namespace) -> int:

@@ -206,3 +206,12 @@ def test_unknown_keymap_id_suggests(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     assert "did you mean 'refresh'?" in str(info.value)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from signer_tui import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"signer-tui {__version__}"

@@ -61,7 +61,13 @@ SERIES = ("stacks_tip", "bitcoin_tip", "stacks_observed")
 
 
 @pytest.mark.parametrize(
-    ("size", "name"), [((80, 24), "dashboard-80x24"), ((160, 48), "dashboard-160x48")]
+    ("size", "name", "theme"),
+    [
+        ((80, 24), "dashboard-80x24", "signer-dark"),
+        ((160, 48), "dashboard-160x48", "signer-dark"),
+        # The terminal's own 16 colours, for old terminals and `screen` sessions.
+        ((80, 24), "dashboard-ansi-80x24", "ansi-dark"),
+    ],
 )
 def test_dashboard(
     frozen_time: Callable[[float], datetime],
@@ -69,10 +75,13 @@ def test_dashboard(
     snap_compare: Any,
     size: tuple[int, int],
     name: str,
+    theme: str,
 ) -> None:
     stack.env.state.clock = FROZEN.timestamp
     stack.use_fixed_backup_dir()
-    app = make_app(stack.config(), stack.tmp, clock=lambda: frozen_time(12))
+    loaded = stack.config()
+    loaded.settings.ui.theme = theme
+    app = make_app(loaded, stack.tmp, clock=lambda: frozen_time(12))
 
     async def run_before(pilot: Any) -> None:
         await settle(pilot, name)

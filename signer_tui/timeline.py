@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from signer_tui.model import Finding, Status
+from signer_tui.model import Finding
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,3 @@ class Timeline:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         return path
-
-
-def worst(findings: Iterable[Finding], now: datetime) -> Status:
-    return Status.worst(f.effective_status(now) for f in findings)

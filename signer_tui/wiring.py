@@ -47,9 +47,11 @@ async def _optional(work: Awaitable[T]) -> tuple[T | None, str | None]:
 
 
 def _failing(exc: SourceError) -> Callable[[], Any]:
-    """A poll that reports why its client could not be built (e.g. a missing secret)."""
+    """A poll that reports why its client could not be built (e.g. a missing secret).
 
-    async def fail() -> None:
+    A plain function: the collector runs it the same way as an async or a blocking poll."""
+
+    def fail() -> None:
         raise exc
 
     return fail
@@ -223,12 +225,7 @@ def build_profile(
             PollSpec("db", poll.database, database.snapshot, blocking=True, description="DB")
         )
     except SourceError as exc:
-        error = exc  # `exc` is unbound after the except block; the poll raises it later
-
-        def db_failure() -> None:
-            raise error
-
-        specs.append(PollSpec("db", poll.database, db_failure, blocking=True))
+        specs.append(PollSpec("db", poll.database, _failing(exc), blocking=True))
 
     # Backups: discovery (blocking: files and subprocesses) plus the verification history.
     read_history = history_reader or _default_history

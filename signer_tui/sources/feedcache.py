@@ -101,6 +101,16 @@ def _parse_time(value: object) -> datetime:
     return parsed
 
 
+def optional_time(value: object) -> datetime | None:
+    """An ISO time from a feed's JSON, or None when absent or unreadable (feeds send null)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def _optional_str(value: object, name: str) -> str | None:
     if value is None or isinstance(value, str):
         return value

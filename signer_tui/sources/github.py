@@ -36,6 +36,7 @@ from signer_tui.sources.feedcache import (
     FeedResult,
     SourceNotFound,
     falls_back_to_cache,
+    optional_time,
     stale_fields,
 )
 from signer_tui.sources.http import DEFAULT_MAX_BYTES, HttpReply, HttpService, retry_after_seconds
@@ -188,15 +189,6 @@ def affects(advisory: Advisory, version: ParsedVersion | Version | str) -> bool 
 # -- parsing ----------------------------------------------------------------------------------
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _text(value: Any, limit: int) -> str | None:
     return clean_text(value, limit) if isinstance(value, str) else None
 
@@ -215,8 +207,8 @@ def parse_release(item: Any, product: Product | None) -> Release | None:
         name=_text(item.get("name"), 200),
         body=_text(item.get("body"), BODY_LIMIT),
         prerelease=item.get("prerelease") is True,
-        created_at=_time(item.get("created_at")),
-        published_at=_time(item.get("published_at")),
+        created_at=optional_time(item.get("created_at")),
+        published_at=optional_time(item.get("published_at")),
         target_commitish=_str(item.get("target_commitish")),
         html_url=_str(item.get("html_url")),
         version=parse_tag(product, tag) if product is not None else None,
@@ -256,8 +248,8 @@ def parse_advisory(item: Any, product: Product | None) -> Advisory | None:
         cve_id=_text(item.get("cve_id"), 100),
         summary=_text(item.get("summary"), SUMMARY_LIMIT) or "",
         severity=clean_text(severity, 20).lower() if isinstance(severity, str) else None,
-        published_at=_time(item.get("published_at")),
-        withdrawn_at=_time(item.get("withdrawn_at")),
+        published_at=optional_time(item.get("published_at")),
+        withdrawn_at=optional_time(item.get("withdrawn_at")),
         html_url=_str(item.get("html_url")),
         product=product,
         vulnerabilities=tuple(vulnerabilities),

@@ -31,6 +31,7 @@ from signer_tui.sources.feedcache import (
     FeedResult,
     SourceNotFound,
     falls_back_to_cache,
+    optional_time,
     stale_fields,
 )
 from signer_tui.sources.http import (
@@ -155,15 +156,6 @@ class OsvBatch(FeedResult):
 # -- parsing ----------------------------------------------------------------------------------
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _strings(values: Any, limit: int = 200) -> tuple[str, ...]:
     if not isinstance(values, list):
         return ()
@@ -194,9 +186,9 @@ def parse_vuln(record: Any, evidence: tuple[Evidence, ...] = ()) -> OsvVuln | No
         summary=clean_text(summary, 300) if isinstance(summary, str) else "",
         details=clean_text(details, 4000) if isinstance(details, str) else "",
         aliases=_strings(record.get("aliases")),
-        modified=_time(record.get("modified")),
-        published=_time(record.get("published")),
-        withdrawn=_time(record.get("withdrawn")),
+        modified=optional_time(record.get("modified")),
+        published=optional_time(record.get("published")),
+        withdrawn=optional_time(record.get("withdrawn")),
         severity=severity,
         references=tuple(
             clean_text(r["url"], 500)
@@ -348,7 +340,7 @@ class Osv(HttpService):
             results = _batch_results(answer.data, len(chunk), None)
             for query, vulns in zip(chunk, results, strict=True):
                 refs = tuple(
-                    OsvRef(clean_text(v["id"], 100), _time(v.get("modified")))
+                    OsvRef(clean_text(v["id"], 100), optional_time(v.get("modified")))
                     for v in vulns
                     if isinstance(v, dict) and isinstance(v.get("id"), str)
                 )

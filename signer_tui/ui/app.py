@@ -39,7 +39,7 @@ from signer_tui.ui.screens.evidence import EvidenceScreen
 from signer_tui.ui.screens.help import HelpScreen
 from signer_tui.ui.screens.timeline import TimelineScreen
 from signer_tui.ui.theme import THEMES
-from signer_tui.ui.widgets.pane import FindingsPane
+from signer_tui.ui.widgets.pane import SPARKLINES, FindingsPane
 from signer_tui.ui.widgets.topbar import TopBar
 
 PANES = (
@@ -317,6 +317,7 @@ class SignerApp(App[int]):
         findings = self.findings.get(self.collector.name, [])
         wide = self.is_wide()
         pane_areas = {area for area, _t, _i in PANES}
+        series = {name: self.collector.series_values(name) for name, _label in SPARKLINES}
         for area, _title, pane_id in PANES:
             pane = self.query_one(f"#{pane_id}", FindingsPane)
             mine = [
@@ -325,13 +326,7 @@ class SignerApp(App[int]):
                 if f.area == area or (area == FALLBACK_AREA and f.area not in pane_areas)
             ]
             pane.show(mine, now, wide)
-            pane.show_series(
-                {name: self.collector.series_values(name) for name in ("stacks_blocks",)}
-                | {
-                    "bitcoin_blocks": self.collector.series_values("bitcoin_blocks"),
-                    "peers": self.collector.series_values("peers"),
-                }
-            )
+            pane.show_series(series)
 
     def on_resize(self) -> None:
         self.render_all()

@@ -7,6 +7,7 @@ and config errors. Everything printed passes through the secret redactor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -210,64 +211,92 @@ def cmd_secrets_delete(args: argparse.Namespace) -> int:
 CHECK_EXIT = {"OK": 0, "WARN": 1, "UNKNOWN": 3, "CRIT": 4}
 
 
-def _collectors(args: argparse.Namespace) -> tuple[LoadedConfig, list[Any], Any]:
+def _pipeline(args: argparse.Namespace) -> tuple[LoadedConfig, Any, Any]:
     """Load the config and resolve every secret before anything polls (or the TUI starts)."""
     from signer_tui import credentials
-    from signer_tui.wiring import build_collectors
+    from signer_tui.pipeline.build import build_pipeline
 
     loaded = load(args)
     if args.profile is not None:
         loaded.settings.profile(args.profile)  # a ConfigError naming the known profiles
     store = credentials.SecretStore(credentials.resolve_all(loaded.settings))
-    return loaded, build_collectors(loaded.settings, store), store
+    return loaded, build_pipeline(loaded.settings, store), store
+
+
+def _log_to_state_dir() -> None:
+    """Unexpected errors keep their traceback in the state dir's log file."""
+    import logging
+
+    with contextlib.suppress(OSError):
+        directory = locations.state_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(directory / "signer-tui.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger = logging.getLogger("signer_tui")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     from signer_tui.ui.app import SignerApp
     from signer_tui.verify.run import VerifyRequest
 
-    loaded, collectors, store = _collectors(args)
+    loaded, pipeline, store = _pipeline(args)
+    _log_to_state_dir()
     settings = loaded.settings
     app = SignerApp(
-        collectors,
+        pipeline,
         theme=settings.ui.theme,
         keymap=settings.ui.keymap,
         state_dir=locations.state_dir(),
-        verify_request=lambda c: VerifyRequest(
-            latest=True, profile=getattr(c, "profile", None), secrets=store
-        ),
+        verify_request=lambda c: VerifyRequest(latest=True, profile=c.profile, secrets=store),
     )
     if args.profile is not None:
-        app.current = next(i for i, c in enumerate(collectors) if c.name == args.profile)
+        app.current = next(i for i, c in enumerate(pipeline.profiles) if c.name == args.profile)
     app.run(mouse=settings.ui.mouse)
     return app.return_code or EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    _loaded, collectors, _store = _collectors(args)
-    chosen = [c for c in collectors if args.profile is None or c.name == args.profile]
-    return check_and_report(chosen, collectors, args)
+    _loaded, pipeline, _store = _pipeline(args)
+    _log_to_state_dir()
+    memory = None if args.no_memory else Path(args.memory or locations.state_dir() / MEMORY_FILE)
+    chosen = None if args.profile is None else [args.profile]
+    return check_and_report(pipeline, chosen, args, memory=memory)
 
 
-def check_and_report(chosen: list[Any], every: list[Any], args: argparse.Namespace) -> int:
-    """Poll `chosen` (twice, `--settle` apart), print, and map the worst status to an exit
-    code. `every` collector is closed afterwards. Shared by `check` and `demo --once`."""
+MEMORY_FILE = "check-memory.json"
+
+
+def check_and_report(
+    pipeline: Any, chosen: list[str] | None, args: argparse.Namespace, *, memory: Path | None
+) -> int:
+    """Poll the `chosen` profiles (all when None) and the shared feeds, once (or twice,
+    `--settle` apart), print, and map the worst status to an exit code. With `memory`, tips
+    and counters of earlier runs are loaded first and saved after, so a stall shows across
+    cron runs. The pipeline is closed afterwards. Shared by `check` and `demo --once`."""
     import asyncio
 
     from signer_tui.model import Status, utcnow
+    from signer_tui.pipeline import memory as remembered
     from signer_tui.present import jsonout, promfile, text
+
+    collectors = [c for c in pipeline.profiles if chosen is None or c.name in chosen]
+    if memory is not None:
+        remembered.load(memory, collectors)
 
     async def run_all() -> list[Any]:
         try:
             rounds = 2 if args.settle > 0 else 1
-            work = (c.collect_once(rounds, args.settle) for c in chosen)
-            return list(await asyncio.gather(*work))
+            return list(await pipeline.collect_once(chosen, rounds, args.settle))
         finally:
-            for collector in every:
-                await collector.aclose()
+            await pipeline.aclose()
 
     snapshots = asyncio.run(run_all())
     now = utcnow()
+    if memory is not None:
+        with contextlib.suppress(OSError):
+            remembered.save(memory, collectors, now)
     if getattr(args, "prometheus", None):
         promfile.write(Path(args.prometheus), promfile.render(snapshots, now))
     if args.json:
@@ -306,13 +335,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         if args.scenario:
             err(f"demo: {stack.inject(args.scenario)}")
-        collectors = demo.build(stack)
+        pipeline = demo.build(stack)
         if args.once:
-            return check_and_report(collectors, collectors, args)
+            return check_and_report(pipeline, None, args, memory=None)
         from signer_tui.ui.app import DemoHooks, SignerApp
 
         app = SignerApp(
-            collectors,
+            pipeline,
             theme=args.theme or "signer-dark",
             state_dir=demo.demo_state_dir(),
             demo=DemoHooks(list(demo.INCIDENTS), stack.inject),
@@ -369,10 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--settle",
         type=float,
-        default=10.0,
+        default=0.0,
         metavar="SECONDS",
-        help="poll twice this far apart, so tips and counters can be seen moving "
-        "(default 10; 0 polls once and leaves those checks UNKNOWN)",
+        help="also poll a second time this far apart within one run (default 0: tips and "
+        "counters are judged against the previous run's, kept in the state dir)",
+    )
+    check.add_argument(
+        "--memory",
+        metavar="FILE",
+        help=f"where runs keep tips and counters (default: the state dir's {MEMORY_FILE})",
+    )
+    check.add_argument(
+        "--no-memory", action="store_true", help="judge this run alone (first-run verdicts)"
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.add_argument("--verbose", action="store_true", help="add the advice of every problem")

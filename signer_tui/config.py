@@ -338,6 +338,7 @@ THEMES = (
 KEYMAP_IDS = (
     "help",
     "refresh",
+    "refresh-all",
     "evidence",
     "timeline",
     "next-profile",

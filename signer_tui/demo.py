@@ -309,10 +309,11 @@ def demo_state_dir() -> Path:
     return locations.state_dir(NAMESPACE)
 
 
-def build(stack: DemoStack) -> list[Any]:
-    from signer_tui.wiring import build_collectors
+def build(stack: DemoStack) -> Any:
+    """The demo's pipeline (a `signer_tui.pipeline.build.Pipeline`)."""
+    from signer_tui.pipeline.build import build_pipeline
 
-    return build_collectors(
+    return build_pipeline(
         stack.settings(),
         SecretStore(),
         history_reader=history_reader,

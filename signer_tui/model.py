@@ -11,6 +11,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 # Raw network text is shown to operators; keep it to one screenful in evidence.
 RAW_LIMIT = 4000
@@ -94,6 +97,10 @@ class Finding:
     details: tuple[tuple[str, str], ...] = field(default=())
     # Data older than this (seconds) is stale: shown as such and counted as UNKNOWN.
     stale_after: float | None = None
+    # Set by the pipeline: the moment the first reading behind this finding is overdue (two of
+    # its own source's poll intervals). Wins over `stale_after`, which only checks without
+    # declared sources use.
+    stale_at: datetime | None = None
 
     @property
     def area(self) -> str:
@@ -101,6 +108,8 @@ class Finding:
         return self.id.split(".", 1)[0]
 
     def is_stale(self, now: datetime) -> bool:
+        if self.stale_at is not None:
+            return now > self.stale_at
         when = self.data_time
         if self.stale_after is None or when is None:
             return False
@@ -119,6 +128,26 @@ class Finding:
             return self.observed_at
         times = [e.observed_at for e in self.evidence]
         return max(times) if times else None
+
+
+@dataclass(frozen=True)
+class Observation(Generic[T]):
+    """What one poll of one source produced: a value, or the title of why not."""
+
+    source: str
+    observed_at: datetime
+    value: T | None = None
+    error: str | None = None
+    detail: str = ""
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def reading(self) -> T | None:
+        """The value when the poll succeeded, else None (typed, for checks)."""
+        return self.value if self.error is None else None
 
 
 def format_age(seconds: float | None) -> str:

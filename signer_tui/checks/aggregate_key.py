@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from signer_tui.collect import Observation
-from signer_tui.model import Evidence, Finding, Status
-from signer_tui.readings import KeyReading
+from signer_tui.checks.registry import Inputs, check
+from signer_tui.model import Evidence, Finding, Observation, Status
 from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
+from signer_tui.sources.catalog import API_KEY, BITCOIND, DB, NODE_KEY, STACKS
 from signer_tui.sources.postgres import SignerDbFacts
+from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 
 # Without a bitcoin height the window is judged by time: 10 blocks is about 100 minutes.
 WINDOW_BY_TIME = timedelta(minutes=10 * DKG_VERIFICATION_WINDOW * 1.5)
@@ -56,15 +57,15 @@ def transition(
     return Transition(newest.aggregate_key, None, now - newest.created_at < WINDOW_BY_TIME)
 
 
-def _db_evidence(db: Observation | None) -> tuple[Evidence, ...]:
+def _db_evidence(db: Observation[SignerDbFacts] | None) -> tuple[Evidence, ...]:
     return db.evidence[:2] if db is not None else ()
 
 
 def compare_with_chain(
     finding_id: str,
     label: str,
-    db: Observation | None,
-    chain: Observation | None,
+    db: Observation[SignerDbFacts] | None,
+    chain: Observation[KeyReading] | None,
     bitcoin_height: int | None,
     now: datetime,
 ) -> Finding:
@@ -88,8 +89,8 @@ def compare_with_chain(
             "The signer database could not be read; check the db section and credentials.",
             evidence,
         )
-    facts: SignerDbFacts = db.value
-    reading: KeyReading = chain.value
+    facts, reading = db.reading(), chain.reading()
+    assert facts is not None and reading is not None  # both .ok, checked above
     chain_key = reading.key.key
     if facts.verified_keys is None:
         problem = dict(facts.problems).get("verified_keys", "verified keys not read")
@@ -145,7 +146,9 @@ def compare_with_chain(
     )
 
 
-def compare_sources(node: Observation | None, api: Observation | None) -> Finding:
+def compare_sources(
+    node: Observation[KeyReading] | None, api: Observation[KeyReading] | None
+) -> Finding:
     evidence = (node.evidence if node else ()) + (api.evidence if api else ())
     missing = [
         (label, obs.error if obs is not None else "not read yet")
@@ -161,9 +164,11 @@ def compare_sources(node: Observation | None, api: Observation | None) -> Findin
             "Both chain sources are needed to rule out a lying or forked node.",
             evidence,
         )
-    assert node is not None and api is not None
-    node_key = node.value.key.key
-    api_key = api.value.key.key
+    node_reading = node.reading() if node is not None else None
+    api_reading = api.reading() if api is not None else None
+    assert node_reading is not None and api_reading is not None  # both .ok, checked above
+    node_key = node_reading.key.key
+    api_key = api_reading.key.key
     if node_key == api_key:
         return Finding("key.sources", Status.OK, f"node = API {short(node_key)}", "", evidence)
     return Finding(
@@ -181,9 +186,9 @@ def compare_sources(node: Observation | None, api: Observation | None) -> Findin
 
 
 def check_aggregate_key(
-    db: Observation | None,
-    node: Observation | None,
-    api: Observation | None,
+    db: Observation[SignerDbFacts] | None,
+    node: Observation[KeyReading] | None,
+    api: Observation[KeyReading] | None,
     *,
     api_configured: bool,
     bitcoin_height: int | None,
@@ -203,3 +208,26 @@ def check_aggregate_key(
             )
         )
     return findings
+
+
+@check(needs=(DB, NODE_KEY, API_KEY, BITCOIND, STACKS))
+def key_checks(inp: Inputs) -> list[Finding]:
+    return check_aggregate_key(
+        inp.get(DB),
+        inp.get(NODE_KEY),
+        inp.get(API_KEY),
+        api_configured=inp.configured(API_KEY),
+        bitcoin_height=bitcoin_height(inp.get(BITCOIND), inp.get(STACKS)),
+        now=inp.now,
+    )
+
+
+def bitcoin_height(
+    bitcoind: Observation[BitcoindReading] | None, stacks: Observation[StacksReading] | None
+) -> int | None:
+    """The bitcoin tip: bitcoind's own, else the burn height the Stacks node reports."""
+    btc = bitcoind.reading() if bitcoind is not None else None
+    if btc is not None:
+        return btc.chain.blocks
+    node = stacks.reading() if stacks is not None else None
+    return node.info.burn_block_height if node is not None else None

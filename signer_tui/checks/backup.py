@@ -16,9 +16,11 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from signer_tui.checks.registry import Inputs, check
 from signer_tui.config import Profile
 from signer_tui.model import Evidence, Finding, Status, clean_text
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord, VerificationRecord
+from signer_tui.sources.catalog import BACKUPS
 
 IDS = (
     "backup.configured",
@@ -688,6 +690,20 @@ def evaluate(
 ) -> list[Finding]:
     """Every backup finding, in the order of `IDS`."""
     findings: list[Finding] = []
-    for check in CHECKS:
-        findings.extend(check(inventory, history, profile, now, read_error=read_error))
+    for one in CHECKS:
+        findings.extend(one(inventory, history, profile, now, read_error=read_error))
     return findings
+
+
+@check(needs=(BACKUPS,))
+def backup_checks(inp: Inputs) -> list[Finding]:
+    obs = inp.get(BACKUPS)
+    if obs is None:
+        # Nothing read yet, not even the history: say so instead of "never tested".
+        return [Finding(fid, Status.UNKNOWN, "backups: not read yet") for fid in IDS]
+    reading = obs.reading()
+    if reading is None:
+        return evaluate(None, [], inp.profile, inp.now, read_error=obs.error or "failed")
+    return evaluate(
+        reading.inventory, reading.history, inp.profile, inp.now, read_error=reading.read_error
+    )

@@ -10,34 +10,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from signer_tui.collect import Observation
+from signer_tui.checks.registry import Inputs, check
 from signer_tui.config import Thresholds, format_duration
-from signer_tui.model import Evidence, Finding, Status, format_age
-from signer_tui.readings import BitcoindReading, KeyReading, StacksReading
+from signer_tui.model import Evidence, Finding, Observation, Status, format_age
+from signer_tui.sources.catalog import (
+    API_KEY,
+    BITCOIND,
+    METRICS,
+    NODE_KEY,
+    SIGNER,
+    SIGNER_INFO,
+    STACKS,
+)
 from signer_tui.sources.metrics import MetricsSnapshot
+from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.signer import Liveness, SignerInfo
 
 Series = Sequence[tuple[datetime, float]]
 
 # A Stacks node more than this many bitcoin blocks behind bitcoind is CRIT (WARN from the
-# configured threshold up to here).
+# configured threshold up to here). Ahead of bitcoind beyond the threshold is CRIT at once:
+# the node follows another bitcoind, or this one is stuck — the signer sees neither chain.
 BURN_LAG_CRIT = 6
+# The independent API's tip this many Stacks blocks past a node whose tip did not move in the
+# meantime: the node is stuck while the network moves on (CRIT without waiting for the age).
+API_LEAD_BLOCKS = 6
+# The nodes advanced this many blocks while the signer's counter stayed flat: its observer is
+# not receiving blocks. More than one block, so a counter one scrape behind never flaps.
+STALL_STACKS_BLOCKS = 3
+STALL_BITCOIN_BLOCKS = 2
 
 
-def _ev(obs: Observation | None) -> tuple[Evidence, ...]:
+def _ev(obs: Observation[Any] | None) -> tuple[Evidence, ...]:
     return obs.evidence if obs is not None else ()
 
 
-def _why(obs: Observation | None) -> str:
+def _why(obs: Observation[Any] | None) -> str:
     return obs.error or "failed" if obs is not None else "not read yet"
 
 
-def _unknown(finding_id: str, what: str, obs: Observation | None) -> Finding:
+def _unknown(finding_id: str, what: str, obs: Observation[Any] | None) -> Finding:
     return Finding(finding_id, Status.UNKNOWN, f"{what}: {_why(obs)}", "", _ev(obs))
 
 
-def _reachable(finding_id: str, what: str, obs: Observation | None, ok_text: str) -> Finding:
+def _reachable(finding_id: str, what: str, obs: Observation[Any] | None, ok_text: str) -> Finding:
     if obs is None:
         return Finding(finding_id, Status.UNKNOWN, f"{what}: not read yet")
     if obs.ok:
@@ -63,7 +81,9 @@ def _reachable(finding_id: str, what: str, obs: Observation | None, ok_text: str
 # -- bitcoind --------------------------------------------------------------------------------
 
 
-def check_bitcoind(obs: Observation | None, t: Thresholds, now: datetime) -> list[Finding]:
+def check_bitcoind(
+    obs: Observation[BitcoindReading] | None, t: Thresholds, now: datetime
+) -> list[Finding]:
     reading: BitcoindReading | None = obs.value if obs is not None and obs.ok else None
     version_text = ""
     if reading is not None and reading.network is not None:
@@ -190,22 +210,54 @@ def check_bitcoind(obs: Observation | None, t: Thresholds, now: datetime) -> lis
 
 def last_change(series: Series) -> datetime | None:
     """When the value last changed (or was first seen, if it never changed)."""
+    motion = flat_run(series)
+    return motion[0] if motion is not None else None
+
+
+def flat_run(series: Series) -> tuple[datetime, bool] | None:
+    """Since when the newest value has held, and whether a change was ever observed (a value
+    seen once, or never seen to change, has not "moved": that is watching, not movement)."""
     if not series:
         return None
     when, value = series[-1]
     for earlier_when, earlier_value in reversed(series[:-1]):
         if earlier_value != value:
-            return when
+            return when, True
         when = earlier_when
-    return when
+    return when, False
+
+
+def held_since(series: Series, since: datetime) -> float | None:
+    """How far a series rose from the value it held at `since` (its first sample if later)."""
+    if not series:
+        return None
+    held = series[0][1]
+    for when, value in series:
+        if when > since:
+            break
+        held = value
+    return series[-1][1] - held
+
+
+def advance_since(series: Series, since: datetime) -> float | None:
+    """How far a series rose from its first sample at or after `since` (samples of different
+    sources in one poll round are a few milliseconds apart: what rose before `since` was
+    rising while the other series was too, and is not counted)."""
+    if not series:
+        return None
+    after = [value for when, value in series if when >= since]
+    baseline = after[0] if after else series[-1][1]
+    return series[-1][1] - baseline
 
 
 def check_stacks(
-    obs: Observation | None,
-    bitcoind: Observation | None,
+    obs: Observation[StacksReading] | None,
+    bitcoind: Observation[BitcoindReading] | None,
     tip_series: Series,
     t: Thresholds,
     now: datetime,
+    *,
+    api_tips: Series = (),
 ) -> list[Finding]:
     reading: StacksReading | None = obs.value if obs is not None and obs.ok else None
     version = ""
@@ -252,7 +304,7 @@ def check_stacks(
         text = f"burn height {lag} behind bitcoind" if lag > 0 else "burn height = bitcoind"
         if lag < 0:
             text = f"burn height {-lag} ahead of bitcoind"
-        if lag > BURN_LAG_CRIT:
+        if lag > BURN_LAG_CRIT or -lag > t.max_node_lag_blocks:
             status = Status.CRIT
         elif abs(lag) > t.max_node_lag_blocks:
             status = Status.WARN
@@ -265,33 +317,7 @@ def check_stacks(
             "uses this bitcoind and that both are synced."
         )
         findings.append(Finding("node.stacks.burn_lag", status, text, advice, ev2))
-    changed = last_change(tip_series)
-    if changed is None or len(tip_series) < 2:
-        # One sample cannot show whether the tip moves: unknown until the next poll.
-        findings.append(
-            Finding(
-                "node.stacks.tip_age",
-                Status.UNKNOWN,
-                f"tip {info.stacks_tip_height:,} (watching)",
-                "",
-                ev,
-            )
-        )
-    else:
-        age = (now - changed).total_seconds()
-        text = f"tip {info.stacks_tip_height:,} moved {format_duration(max(1, int(age)))} ago"
-        if age > 3 * t.stacks_tip_max_age:
-            status = Status.CRIT
-        elif age > t.stacks_tip_max_age:
-            status = Status.WARN
-        else:
-            status = Status.OK
-        advice = (
-            ""
-            if status is Status.OK
-            else "The Stacks tip has stopped moving: check the node's logs, peers and disk."
-        )
-        findings.append(Finding("node.stacks.tip_age", status, text, advice, ev))
+    findings.append(_tip_age(info.stacks_tip_height, tip_series, api_tips, t, now, ev))
     health = reading.health
     if health is None:
         text = (
@@ -333,6 +359,62 @@ def check_stacks(
     return findings
 
 
+def _tip_age(
+    height: int,
+    tips: Series,
+    api_tips: Series,
+    t: Thresholds,
+    now: datetime,
+    ev: tuple[Evidence, ...],
+) -> Finding:
+    """Has the tip moved? Only an observed change counts as movement."""
+    fid = "node.stacks.tip_age"
+    motion = flat_run(tips)
+    if motion is None or len(tips) < 2:
+        return Finding(fid, Status.UNKNOWN, f"tip {height:,} (watching)", "", ev)
+    since, moved = motion
+    held = (now - since).total_seconds()
+    api_gain = held_since(api_tips, since) if api_tips else None
+    api_lead = api_tips[-1][1] - height if api_tips else None
+    if api_gain is not None and api_lead is not None and min(api_gain, api_lead) >= API_LEAD_BLOCKS:
+        return Finding(
+            fid,
+            Status.CRIT,
+            f"stuck: tip {height:,}, API at {api_tips[-1][1]:,.0f} (+{api_lead:.0f})",
+            "The independent API's chain moved on while your node's tip did not: the node is "
+            "stuck (check its logs, peers, disk, and whether it blocks on an event observer "
+            "that is down or rejects large blocks).",
+            ev,
+        )
+    if held > 3 * t.stacks_tip_max_age:
+        status = Status.CRIT
+    elif held > t.stacks_tip_max_age:
+        status = Status.WARN
+    elif not moved:
+        # First sight, or not seen to change yet: say so instead of claiming movement.
+        return Finding(
+            fid,
+            Status.UNKNOWN,
+            f"tip {height:,} (watching, unchanged {format_duration(max(1, int(held)))})",
+            "No change of the tip has been seen yet; it is judged once it moves or once it "
+            f"has held longer than {format_duration(int(t.stacks_tip_max_age))}.",
+            ev,
+        )
+    else:
+        status = Status.OK
+    if moved:
+        text = f"tip {height:,} moved {format_duration(max(1, int(held)))} ago"
+    else:
+        text = f"tip {height:,} unchanged for {format_duration(max(1, int(held)))}"
+    advice = (
+        ""
+        if status is Status.OK
+        else "The Stacks tip has stopped moving: check the node's logs, peers and disk, and "
+        "whether it blocks on an event observer (the signer) that is down or rejecting blocks."
+    )
+    return Finding(fid, status, text, advice, ev)
+
+
 # -- the signer ------------------------------------------------------------------------------
 
 
@@ -355,14 +437,14 @@ def _window(series: Series, since: datetime) -> Series:
 
 
 def check_signer(
-    alive: Observation | None,
-    info: Observation | None,
-    metrics: Observation | None,
+    alive: Observation[Liveness] | None,
+    info: Observation[SignerInfo] | None,
+    metrics: Observation[MetricsSnapshot] | None,
     *,
     metrics_configured: bool,
-    node_key: Observation | None,
-    bitcoind: Observation | None,
-    stacks: Observation | None,
+    node_key: Observation[KeyReading] | None,
+    bitcoind: Observation[BitcoindReading] | None,
+    stacks: Observation[StacksReading] | None,
     series: SignerSeries,
     t: Thresholds,
     now: datetime,
@@ -397,9 +479,9 @@ def check_signer(
 
 
 def _signer_tips(
-    info: Observation | None,
-    bitcoind: Observation | None,
-    stacks: Observation | None,
+    info: Observation[SignerInfo] | None,
+    bitcoind: Observation[BitcoindReading] | None,
+    stacks: Observation[StacksReading] | None,
     t: Thresholds,
 ) -> Finding:
     data: SignerInfo | None = info.value if info is not None and info.ok else None
@@ -408,10 +490,12 @@ def _signer_tips(
     ev = _ev(info) + _ev(bitcoind) + _ev(stacks)
     btc_tip = data.bitcoin.signer_tip.block_height if data.bitcoin.signer_tip else None
     stx_tip = data.stacks.signer_tip.block_height if data.stacks.signer_tip else None
-    btc_node = bitcoind.value.chain.blocks if bitcoind is not None and bitcoind.ok else None
+    btc_reading = bitcoind.reading() if bitcoind is not None else None
+    btc_node = btc_reading.chain.blocks if btc_reading is not None else None
     if btc_node is None and data.bitcoin.node_tip is not None:
         btc_node = data.bitcoin.node_tip.block_height
-    stx_node = stacks.value.info.stacks_tip_height if stacks is not None and stacks.ok else None
+    stx_reading = stacks.reading() if stacks is not None else None
+    stx_node = stx_reading.info.stacks_tip_height if stx_reading is not None else None
     if stx_node is None and data.stacks.node_tip is not None:
         stx_node = data.stacks.node_tip.block_height
     if btc_tip is None or btc_node is None:
@@ -442,7 +526,7 @@ def _signer_tips(
     return Finding("node.signer.tips", Status.OK, text, "", ev)
 
 
-def _signer_peers(snap: MetricsSnapshot, node_key: Observation | None) -> Finding:
+def _signer_peers(snap: MetricsSnapshot, node_key: Observation[KeyReading] | None) -> Finding:
     ev = (snap.evidence,)
     peers = snap.peers_connected
     reading: KeyReading | None = node_key.value if node_key is not None and node_key.ok else None
@@ -488,50 +572,85 @@ def _signer_peers(snap: MetricsSnapshot, node_key: Observation | None) -> Findin
 def _signer_observing(
     snap: MetricsSnapshot, series: SignerSeries, t: Thresholds, now: datetime
 ) -> Finding:
+    """The signer's block counters against its nodes' tips. A counter that stays flat while
+    its node advances several blocks is a stalled observer; one block behind is not."""
+    fid = "node.signer.observing"
     ev = (snap.evidence,)
-    since = now.fromtimestamp(now.timestamp() - t.stacks_tip_max_age, now.tzinfo)
-    stx_seen = _delta(_window(series.stacks_observed, since))
-    stx_node = _delta(_window(series.stacks_tip, since))
-    btc_seen = _delta(_window(series.bitcoin_observed, since))
-    btc_node = _delta(_window(series.bitcoin_tip, since))
-    if stx_seen is None:
-        return Finding(
-            "node.signer.observing",
-            Status.UNKNOWN,
-            "need two scrapes to see blocks rising",
-            "",
-            ev,
-        )
-    if stx_node is None and stx_seen <= 0:
+    counter = flat_run(series.stacks_observed)
+    if counter is None or len(series.stacks_observed) < 2:
+        return Finding(fid, Status.UNKNOWN, "need two scrapes to see blocks rising", "", ev)
+    since, counter_moved = counter
+    node_gain = advance_since(series.stacks_tip, since)
+    if node_gain is None and not counter_moved:
         # Nothing observed and no node tip to compare with: that proves nothing either way.
         return Finding(
-            "node.signer.observing",
-            Status.UNKNOWN,
-            "signer saw no new Stacks blocks; node tip unknown",
-            "",
-            ev,
+            fid, Status.UNKNOWN, "signer saw no new Stacks blocks; node tip unknown", "", ev
         )
-    if stx_node and stx_node > 0 and stx_seen <= 0:
+    flat_for = format_duration(max(1, int((now - since).total_seconds())))
+    if node_gain is not None and node_gain >= STALL_STACKS_BLOCKS:
         return Finding(
-            "node.signer.observing",
+            fid,
             Status.CRIT,
-            f"signer saw 0 of {stx_node:.0f} new Stacks blocks",
+            f"observer stalled: 0 of {node_gain:.0f} Stacks blocks in {flat_for}",
             "The Stacks node advances but the signer observes nothing: its event observer "
-            "(POST /new_block to :8801) is broken. A dead observer can also stall the node.",
+            "(POST /new_block to :8801) is not receiving blocks. Check the signer's logs and "
+            "the node's event_observer config. Up to signer v1.3.3 a /new_block body over "
+            "8 MiB is rejected and the node retries it forever, so it can stall too.",
             ev,
         )
-    if btc_node and btc_node > 0 and btc_seen is not None and btc_seen <= 0:
-        return Finding(
-            "node.signer.observing",
-            Status.WARN,
-            f"signer saw 0 of {btc_node:.0f} new bitcoin blocks",
-            "bitcoind advances but the signer's block observer does not: check its RPC access.",
-            ev,
-        )
-    return Finding(
-        "node.signer.observing",
-        Status.OK,
-        f"observing: +{stx_seen:.0f} Stacks blocks",
-        "",
-        ev,
+    btc = flat_run(series.bitcoin_observed)
+    if btc is not None and len(series.bitcoin_observed) >= 2:
+        btc_gain = advance_since(series.bitcoin_tip, btc[0])
+        if btc_gain is not None and btc_gain >= STALL_BITCOIN_BLOCKS:
+            return Finding(
+                fid,
+                Status.WARN,
+                f"saw 0 of {btc_gain:.0f} new bitcoin blocks",
+                "bitcoind advances but the signer's block observer does not: check its RPC "
+                "and ZMQ access to bitcoind.",
+                ev,
+            )
+    window_start = now.fromtimestamp(now.timestamp() - t.stacks_tip_max_age, now.tzinfo)
+    seen = advance_since(series.stacks_observed, window_start) or 0.0
+    return Finding(fid, Status.OK, f"observing: +{seen:.0f} Stacks blocks", "", ev)
+
+
+# -- registered checks ---------------------------------------------------------------------
+
+
+@check(needs=(BITCOIND,))
+def bitcoind_checks(inp: Inputs) -> list[Finding]:
+    return check_bitcoind(inp.get(BITCOIND), inp.profile.thresholds, inp.now)
+
+
+@check(needs=(STACKS, BITCOIND, API_KEY))
+def stacks_checks(inp: Inputs) -> list[Finding]:
+    return check_stacks(
+        inp.get(STACKS),
+        inp.get(BITCOIND),
+        inp.series("stacks_tip"),
+        inp.profile.thresholds,
+        inp.now,
+        api_tips=inp.series("api_stacks_tip") if inp.configured(API_KEY) else (),
+    )
+
+
+@check(needs=(SIGNER, SIGNER_INFO, METRICS, NODE_KEY, BITCOIND, STACKS))
+def signer_checks(inp: Inputs) -> list[Finding]:
+    return check_signer(
+        inp.get(SIGNER),
+        inp.get(SIGNER_INFO),
+        inp.get(METRICS),
+        metrics_configured=inp.configured(METRICS),
+        node_key=inp.get(NODE_KEY),
+        bitcoind=inp.get(BITCOIND),
+        stacks=inp.get(STACKS),
+        series=SignerSeries(
+            inp.series("stacks_observed"),
+            inp.series("bitcoin_observed"),
+            inp.series("stacks_tip"),
+            inp.series("bitcoin_tip"),
+        ),
+        t=inp.profile.thresholds,
+        now=inp.now,
     )

@@ -11,13 +11,14 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from signer_tui.collect import Observation
-from signer_tui.model import Evidence, Finding, Status, format_age
-from signer_tui.readings import BitcoindReading, StacksReading
+from signer_tui.checks.registry import Inputs, check
+from signer_tui.model import Evidence, Finding, Observation, Status, format_age
+from signer_tui.sources.catalog import BITCOIND, METRICS, RELEASES, SIGNER_INFO, STACKS
 from signer_tui.sources.feedcache import FeedFailure
 from signer_tui.sources.github import Advisory, AdvisoryFeed, Release, ReleaseFeed, affects
 from signer_tui.sources.metrics import MetricsSnapshot
 from signer_tui.sources.osv import Coverage, OsvResult
+from signer_tui.sources.readings import BitcoindReading, StacksReading
 from signer_tui.sources.releases import Feeds, RepoFeeds
 from signer_tui.sources.signer import SignerInfo
 from signer_tui.sources.versions import (
@@ -144,14 +145,16 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
 
 
 def running_signer(
-    info: Observation | None, metrics: Observation | None, feed: RepoFeeds
+    info: Observation[SignerInfo] | None,
+    metrics: Observation[MetricsSnapshot] | None,
+    feed: RepoFeeds,
 ) -> Running:
     revision = None
-    if info is not None and info.ok:
-        data: SignerInfo = info.value
+    data = info.reading() if info is not None else None
+    if data is not None:
         revision = data.build_info.git_revision
-    if revision is None and metrics is not None and metrics.ok:
-        snap: MetricsSnapshot = metrics.value
+    snap = metrics.reading() if metrics is not None else None
+    if revision is None and snap is not None:
         revision = snap.build_info.revision if snap.build_info else None
     if not revision:
         return Running("signer", None, "?", "no git_revision in /info or metrics")
@@ -163,20 +166,19 @@ def running_signer(
     return Running("signer", match.version, match.tag or match.version.raw)
 
 
-def running_stacks(stacks: Observation | None) -> Running:
-    if stacks is None or not stacks.ok:
+def running_stacks(stacks: Observation[StacksReading] | None) -> Running:
+    reading = stacks.reading() if stacks is not None else None
+    if reading is None:
         return Running("Stacks node", None, "?", "node not read")
-    reading: StacksReading = stacks.value
     parsed = version_from_server_version(reading.info.server_version)
     shown = str(parsed.version) if parsed else reading.info.server_version[:24]
     return Running("stacks-node", parsed, shown, "" if parsed else "unparsed server_version")
 
 
-def running_bitcoind(bitcoind: Observation | None) -> Running:
-    if bitcoind is None or not bitcoind.ok or bitcoind.value.network is None:
+def running_bitcoind(bitcoind: Observation[BitcoindReading] | None) -> Running:
+    reading = bitcoind.reading() if bitcoind is not None else None
+    if reading is None or reading.network is None:
         return Running("bitcoind", None, "?", "bitcoind not read")
-    reading: BitcoindReading = bitcoind.value
-    assert reading.network is not None
     parsed = version_from_subversion(reading.network.subversion) or version_from_bitcoin_int(
         reading.network.version
     )
@@ -260,12 +262,12 @@ def _feed_status(feeds: Feeds, now: datetime) -> Finding:
 
 
 def check_releases(
-    feeds_obs: Observation | None,
+    feeds_obs: Observation[Feeds] | None,
     *,
-    signer_info: Observation | None,
-    metrics: Observation | None,
-    stacks: Observation | None,
-    bitcoind: Observation | None,
+    signer_info: Observation[SignerInfo] | None,
+    metrics: Observation[MetricsSnapshot] | None,
+    stacks: Observation[StacksReading] | None,
+    bitcoind: Observation[BitcoindReading] | None,
     now: datetime,
 ) -> list[Finding]:
     if feeds_obs is None or not feeds_obs.ok:
@@ -278,7 +280,8 @@ def check_releases(
                 ("bitcoind", "Core"),
             )
         ]
-    feeds: Feeds = feeds_obs.value
+    feeds = feeds_obs.reading()
+    assert feeds is not None  # .ok, checked above
     signer = running_signer(signer_info, metrics, feeds.sbtc)
     stacks_v = running_stacks(stacks)
     core = running_bitcoind(bitcoind)
@@ -289,3 +292,17 @@ def check_releases(
         _bitcoin_osv(feeds, core, bitcoin),
         _feed_status(feeds, now),
     ]
+
+
+@check(needs=(RELEASES, SIGNER_INFO, METRICS, STACKS, BITCOIND))
+def release_checks(inp: Inputs) -> list[Finding]:
+    if not inp.configured(RELEASES):
+        return []  # release feeds switched off in the config
+    return check_releases(
+        inp.get(RELEASES),
+        signer_info=inp.get(SIGNER_INFO),
+        metrics=inp.get(METRICS),
+        stacks=inp.get(STACKS),
+        bitcoind=inp.get(BITCOIND),
+        now=inp.now,
+    )

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from signer_tui.collect import Snapshot
 from signer_tui.credentials import REDACTOR
 from signer_tui.model import Evidence, Finding, Status
+from signer_tui.pipeline.collector import Snapshot
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:

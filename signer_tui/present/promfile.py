@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from signer_tui.collect import Snapshot
 from signer_tui.model import Status
+from signer_tui.pipeline.collector import Snapshot
 
 # The gauge value of a status; alert on `signer_tui_finding_status >= 1`.
 STATUS_VALUE = {Status.OK: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.CRIT: 3}

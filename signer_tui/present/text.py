@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from signer_tui.collect import Snapshot
 from signer_tui.credentials import REDACTOR
 from signer_tui.model import Status, age_of, format_age
+from signer_tui.pipeline.collector import Snapshot
 
 
 def render(snapshots: Sequence[Snapshot], now: datetime, verbose: bool = False) -> str:
@@ -16,6 +16,7 @@ def render(snapshots: Sequence[Snapshot], now: datetime, verbose: bool = False) 
         ordered = sorted(snap.findings, key=lambda f: (-f.effective_status(now).rank, f.id))
         worst = Status.worst(f.effective_status(now) for f in ordered)
         lines.append(f"{snap.profile}: {worst.value}")
+        lines.extend(f"  note: {note}" for note in snap.notes)
         id_width = max((len(f.id) for f in ordered), default=10)
         for finding in ordered:
             status = finding.effective_status(now)

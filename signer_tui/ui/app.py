@@ -1,15 +1,16 @@
 """The console: four panes of findings per signer profile, evidence, timeline and help.
 
-Polling: every source of every profile runs in its own worker (async for HTTP, a thread for
-psycopg/subprocess/keyring), never overlapping itself; the next poll is armed only after the
-previous one finished. `on_worker_state_changed` is the one place that turns a finished or
-failed worker into UI state; failures become UNKNOWN rows with the error title.
+Polling is the pipeline's (`signer_tui.pipeline.scheduler.PollLoop`, no Textual in it): one
+worker runs the loop, which keeps one due time per source, never overlaps two polls of a
+source, and tells the App about each finished poll (`PollCompleted`). Failures arrive as
+observations and become UNKNOWN/CRIT rows with the error title.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -27,12 +28,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
-from signer_tui.collect import Observation, PollSpec, ProfileCollector, failed
-from signer_tui.model import Finding, Status, utcnow
+from signer_tui.model import Finding, Observation, Status, utcnow
+from signer_tui.pipeline.build import Pipeline
+from signer_tui.pipeline.collector import Job, ProfileCollector
+from signer_tui.pipeline.scheduler import PollLoop
+from signer_tui.sources.catalog import BACKUPS
 from signer_tui.timeline import Timeline
 from signer_tui.ui import helptext
 from signer_tui.ui.screens.evidence import EvidenceScreen
@@ -54,11 +57,12 @@ FALLBACK_AREA = "node"
 
 
 class PollCompleted(Message):
-    """One poll of one source finished (successfully or not)."""
+    """One poll of one source finished (successfully or not); already recorded."""
 
-    def __init__(self, profile: str, observation: Observation) -> None:
+    def __init__(self, job: Job, observation: Observation[Any]) -> None:
         super().__init__()
-        self.profile = profile
+        self.job = job
+        self.profile = job.collector.name
         self.observation = observation
 
 
@@ -78,6 +82,11 @@ class SignerCommands(Provider):
         assert isinstance(app, SignerApp)
         commands: list[tuple[str, str, Callable[[], Any]]] = [
             ("Refresh now", "Poll every source of every profile now (r)", app.action_refresh),
+            (
+                "Refresh all, feeds too",
+                "Also re-fetch release feeds fetched recently (R)",
+                app.action_refresh_all,
+            ),
             ("Show evidence", "Evidence of the highlighted row (Enter, w)", app.action_evidence),
             ("Event timeline", "Every status change, exportable (t)", app.action_timeline),
             ("Help", "Contextual help and every key (F1, ?)", app.action_help),
@@ -124,6 +133,7 @@ class SignerApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1,question_mark", "help", "Help", id="help"),
         Binding("r,f5", "refresh", "Refresh", id="refresh"),
+        Binding("R", "refresh_all", "Refresh feeds too", id="refresh-all", show=False),
         Binding("w", "evidence", "Evidence", id="evidence"),
         Binding("t,f8", "timeline", "Timeline", id="timeline"),
         Binding("p,f6", "next_profile", "Profile", id="next-profile"),
@@ -143,7 +153,7 @@ class SignerApp(App[int]):
 
     def __init__(
         self,
-        collectors: list[ProfileCollector],
+        pipeline: Pipeline,
         *,
         theme: str = "signer-dark",
         keymap: dict[str, str] | None = None,
@@ -155,7 +165,9 @@ class SignerApp(App[int]):
         verify_request: Callable[[ProfileCollector], Any] | None = None,
     ) -> None:
         super().__init__()
-        self.collectors = collectors
+        self.pipeline = pipeline
+        self.collectors = pipeline.profiles
+        collectors = self.collectors
         self.clock = clock
         self.demo = demo
         self.autostart = autostart
@@ -166,9 +178,8 @@ class SignerApp(App[int]):
         self.current = 0
         self.findings: dict[str, list[Finding]] = {c.name: [] for c in collectors}
         self.timeline = Timeline(state_dir / "timeline.jsonl" if state_dir else None)
-        self._polls_running: set[tuple[str, str]] = set()
-        self._poll_timers: dict[tuple[str, str], Timer] = {}
-        self._poll_workers: dict[Worker[Any], tuple[ProfileCollector, PollSpec]] = {}
+        self.poll_loop: PollLoop | None = None
+        self._loop_worker: Worker[None] | None = None
         self._shutting_down = False
         for custom in THEMES:
             self.register_theme(custom)
@@ -219,71 +230,38 @@ class SignerApp(App[int]):
     # -- polling -------------------------------------------------------------------------
 
     def start_polling(self) -> None:
-        for collector in self.collectors:
-            for spec in collector.specs():
-                self._launch(collector, spec)
+        if self.poll_loop is not None:
+            return
+        self.poll_loop = PollLoop(self.pipeline.jobs(), self._polled)
+        self._loop_worker = self.run_worker(
+            self.poll_loop.run(),
+            name="polls",
+            group="polls",
+            description="the poll loop of every source",
+            exit_on_error=False,
+        )
 
-    def _arm(self, collector: ProfileCollector, spec: PollSpec, delay: float) -> None:
-        key = (collector.name, spec.name)
-        old = self._poll_timers.pop(key, None)
-        if old is not None:
-            old.stop()
-        self._poll_timers[key] = self.set_timer(delay, partial(self._launch, collector, spec))
-
-    def _launch(self, collector: ProfileCollector, spec: PollSpec) -> None:
-        key = (collector.name, spec.name)
-        if self._shutting_down or key in self._polls_running:
-            return  # polls of one source never overlap
-        self._polls_running.add(key)
-        self._poll_timers.pop(key, None)
-        name = f"{collector.name}/{spec.name}"
-        description = spec.description or f"polling {spec.name} of {collector.name}"
-        worker: Worker[Any]
-        if spec.blocking:
-            worker = self.run_worker(
-                partial(collector.run_blocking, spec),
-                name=name,
-                group=f"poll:{collector.name}",
-                description=description,
-                thread=True,
-                exit_on_error=False,
-            )
-        else:
-            worker = self.run_worker(
-                collector.run(spec),
-                name=name,
-                group=f"poll:{collector.name}",
-                description=description,
-                exit_on_error=False,
-            )
-        self._poll_workers[worker] = (collector, spec)
+    def _polled(self, job: Job, observation: Observation[Any]) -> None:
+        if not self._shutting_down:
+            self.post_message(PollCompleted(job, observation))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place where finished or failed workers become UI state."""
-        info = self._poll_workers.get(event.worker)
-        if info is None:
+        """The poll loop never ends by itself: if it does, a bug did it — say so, loudly."""
+        if event.worker is not self._loop_worker or self._shutting_down:
             return
-        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            return
-        del self._poll_workers[event.worker]
-        collector, spec = info
-        self._polls_running.discard((collector.name, spec.name))
-        if event.state is WorkerState.CANCELLED or self._shutting_down:
-            return
-        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, Observation):
-            observation = event.worker.result
-        else:
-            error = event.worker.error or RuntimeError("worker failed")
-            observation = failed(spec.name, error)
-        self.post_message(PollCompleted(collector.name, observation))
-        self._arm(collector, spec, spec.interval)
+        if event.state is WorkerState.ERROR:
+            logging.getLogger("signer_tui").error("poll loop failed", exc_info=event.worker.error)
+            self.notify(
+                f"Polling stopped: {event.worker.error!r}. This is a bug; the log file in the "
+                "state directory has the traceback. Restart the console.",
+                severity="error",
+                timeout=30,
+            )
 
     @on(PollCompleted)
     def _poll_completed(self, message: PollCompleted) -> None:
-        for collector in self.collectors:
-            if collector.name == message.profile:
-                collector.record(message.observation)
-                self.update_findings(collector)
+        for collector in self.pipeline.owner(message.job):
+            self.update_findings(collector)
 
     def update_findings(self, collector: ProfileCollector) -> None:
         now = self.clock()
@@ -292,11 +270,21 @@ class SignerApp(App[int]):
         self.timeline.observe(collector.name, findings, now)
         self.render_all()
 
+    def refresh_sources(self, *, force: bool = False, jobs: list[Job] | None = None) -> int:
+        """Poll now (never a second poll of a source that is running). Returns how many."""
+        if self.poll_loop is None:
+            return 0
+        return len(self.poll_loop.refresh(force=force, jobs=jobs))
+
     def action_refresh(self) -> None:
-        for collector in self.collectors:
-            for spec in collector.specs():
-                self._launch(collector, spec)
-        self.notify("Refreshing every source…", timeout=2)
+        moved = self.refresh_sources()
+        total = len(self.pipeline.jobs())
+        kept = "" if moved >= total else " (recent release feeds kept: R re-fetches them)"
+        self.notify(f"Refreshing {moved} of {total} sources{kept}…", timeout=2)
+
+    def action_refresh_all(self) -> None:
+        moved = self.refresh_sources(force=True)
+        self.notify(f"Refreshing {moved} sources, release feeds too…", timeout=2)
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -391,8 +379,8 @@ class SignerApp(App[int]):
     def action_verify(self) -> None:
         """Restore-test the newest dump of the current profile in a scratch PostgreSQL."""
         collector = self.collector
-        profile = getattr(collector, "profile", None)
-        backups = getattr(profile, "backups", None)
+        profile = collector.profile
+        backups = profile.backups if profile is not None else None
         if self.verify_request is None or backups is None or backups.kind != "pg_dump":
             self.notify(
                 "Verification from the console needs a pg_dump backups section in this "
@@ -405,9 +393,8 @@ class SignerApp(App[int]):
 
         def done(_outcome: object) -> None:
             # Re-read backups (and the history the verification appended to) right away.
-            for spec in collector.specs():
-                if spec.name == "backups":
-                    self._launch(collector, spec)
+            job = collector.job(BACKUPS)
+            self.refresh_sources(jobs=[job] if job is not None else [])
 
         self.push_screen(VerifyScreen(self.verify_request(collector)), done)
 
@@ -449,7 +436,7 @@ class SignerApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._shutting_down = True
-        for timer in self._poll_timers.values():
-            timer.stop()
-        for collector in self.collectors:
-            await collector.aclose()
+        if self.poll_loop is not None:
+            await self.poll_loop.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pipeline.aclose(), 2.0)

@@ -11,10 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from signer_tui.collect import Observation, failed, succeeded
 from signer_tui.config import Thresholds
-from signer_tui.model import Evidence, Finding, Status
-from signer_tui.readings import BitcoindReading, KeyReading, StacksReading
+from signer_tui.model import Evidence, Finding, Observation, Status
+from signer_tui.pipeline.collector import failed, succeeded
 from signer_tui.sources.bitcoind import BlockchainInfo, NetworkInfo, version_tuple
 from signer_tui.sources.errors import SourceError, SourceUnreachable
 from signer_tui.sources.feedcache import FeedFailure
@@ -28,6 +27,7 @@ from signer_tui.sources.github import (
 from signer_tui.sources.metrics import MetricsBuildInfo, MetricsSnapshot
 from signer_tui.sources.osv import Coverage, OsvQuery, OsvResult, OsvVuln
 from signer_tui.sources.postgres import DkgShare, NewestShare, SignerDbFacts, VerifiedKeys
+from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.releases import Feeds, RepoFeeds
 from signer_tui.sources.signer import (
     BitcoinSection,

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from signer_tui.checks.aggregate_key import WINDOW_BY_TIME, check_aggregate_key
-from signer_tui.collect import Observation
-from signer_tui.model import Finding, Status
+from signer_tui.model import Finding, Observation, Status
 from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
 from signer_tui.sources.errors import DatabaseTimeout, DatabaseUnreachable, SourceTimeout
 from signer_tui.sources.postgres import DkgShare

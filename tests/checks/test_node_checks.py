@@ -15,9 +15,8 @@ from signer_tui.checks.nodes import (
     check_stacks,
     last_change,
 )
-from signer_tui.collect import Observation
 from signer_tui.config import Thresholds
-from signer_tui.model import Finding, Status
+from signer_tui.model import Finding, Observation, Status
 from signer_tui.sources.errors import (
     SourceAuthError,
     SourceProtocolError,
@@ -272,7 +271,9 @@ def test_stacks_not_synced_is_crit() -> None:
         (BURN_LAG_CRIT, WARN, "burn height 6 behind bitcoind"),
         (BURN_LAG_CRIT + 1, CRIT, "burn height 7 behind bitcoind"),
         (-2, OK, "burn height 2 ahead of bitcoind"),
-        (-3, WARN, "burn height 3 ahead of bitcoind"),
+        # Ahead of bitcoind: the node follows another bitcoind, or this one is stuck.
+        (-3, CRIT, "burn height 3 ahead of bitcoind"),
+        (-1713, CRIT, "burn height 1713 ahead of bitcoind"),
     ],
 )
 def test_burn_height_lag_against_bitcoind(lag: int, status: Status, summary: str) -> None:
@@ -323,7 +324,51 @@ def test_stacks_tip_never_changed_counts_from_the_first_sample() -> None:
     tips = series(STX, STX, STX, step=4 * MINUTE)  # first seen 8 minutes ago
     found = stx_check(tips=tips)["node.stacks.tip_age"]
     assert found.status is WARN
-    assert found.summary == "tip 5,000,000 moved 8m ago"
+    # Never seen to move: it says "unchanged", not "moved".
+    assert found.summary == "tip 5,000,000 unchanged for 8m"
+
+
+@pytest.mark.parametrize(
+    ("seen_for", "status"),
+    [(15 * SECOND, UNK), (5 * MINUTE, UNK), (6 * MINUTE, WARN), (16 * MINUTE, CRIT)],
+)
+def test_first_sight_is_watching_never_ok(seen_for: timedelta, status: Status) -> None:
+    """A tip seen but never seen to change is not movement: UNKNOWN until it has held longer
+    than the limit, then WARN/CRIT — never OK."""
+    tips = [(NOW - seen_for, float(STX)), (NOW, float(STX))]
+    found = stx_check(tips=tips)["node.stacks.tip_age"]
+    assert found.status is status
+    if status is UNK:
+        assert found.summary.startswith("tip 5,000,000 (watching, unchanged")
+
+
+def test_api_moving_past_a_stuck_node_is_crit_at_once() -> None:
+    # The node's tip held for 1 minute (well inside the 5-minute limit) while the API moved on.
+    tips = [(NOW - MINUTE, float(STX)), (NOW, float(STX))]
+    api = [(NOW - 2 * MINUTE, float(STX)), (NOW, float(STX + 8))]
+    found = by_id(check_stacks(stacks(), bitcoind(), tips, DEFAULTS, NOW, api_tips=api))
+    tip = found["node.stacks.tip_age"]
+    assert tip.status is CRIT
+    assert tip.summary == "stuck: tip 5,000,000, API at 5,000,008 (+8)"
+
+
+@pytest.mark.parametrize(
+    ("api_end", "status"),
+    [(STX + 5, UNK), (STX + 6, CRIT)],
+    ids=["below-lead", "at-lead"],
+)
+def test_api_lead_boundary(api_end: int, status: Status) -> None:
+    tips = [(NOW - MINUTE, float(STX)), (NOW, float(STX))]
+    api = [(NOW - 2 * MINUTE, float(STX)), (NOW, float(api_end))]
+    found = by_id(check_stacks(stacks(), bitcoind(), tips, DEFAULTS, NOW, api_tips=api))
+    assert found["node.stacks.tip_age"].status is status
+
+
+def test_api_ahead_of_a_moving_node_is_not_a_stall() -> None:
+    # The node moves (slowly catching up): the API being ahead is not "stuck".
+    api = [(NOW - MINUTE, float(STX + 20)), (NOW, float(STX + 30))]
+    found = by_id(check_stacks(stacks(), bitcoind(), MOVING, DEFAULTS, NOW, api_tips=api))
+    assert found["node.stacks.tip_age"].status is OK
 
 
 @pytest.mark.parametrize("tips", [[], series(STX)], ids=["no-samples", "one-sample"])
@@ -560,12 +605,12 @@ def observing(**changes: Series) -> Finding:
         (
             {"stacks_observed": series(1000, 1000, 1000)},
             CRIT,
-            "signer saw 0 of 6 new Stacks blocks",
+            "observer stalled: 0 of 6 Stacks blocks in 30s",
         ),
         (
-            {"bitcoin_observed": series(100, 100, 100)},
+            {"bitcoin_observed": series(100, 100, 100), "bitcoin_tip": series(BTC - 2, BTC)},
             WARN,
-            "signer saw 0 of 1 new bitcoin blocks",
+            "saw 0 of 2 new bitcoin blocks",
         ),
         (
             # The Stacks node is flat too: nothing to observe, the node's own row says why.
@@ -595,7 +640,7 @@ def observing(**changes: Series) -> Finding:
         "one-sample",
         "no-samples",
         "stacks-flat",
-        "bitcoin-flat",
+        "bitcoin-flat-2-blocks",
         "node-flat-too",
         "node-tip-unknown",
         "no-bitcoin-counter",
@@ -614,10 +659,24 @@ def test_observing_looks_only_at_the_recent_window() -> None:
     tips = [(old, STX - 100.0), (NOW - 4 * MINUTE, STX - 10.0), (NOW, float(STX))]
     found = observing(stacks_observed=counter, stacks_tip=tips)
     assert found.status is CRIT
-    assert found.summary == "signer saw 0 of 10 new Stacks blocks"
+    assert found.summary == "observer stalled: 0 of 10 Stacks blocks in 4m"
+    assert "8 MiB" in found.advice
 
 
-def test_observing_needs_two_recent_samples() -> None:
-    # Two scrapes, but only the last one is inside the window.
+def test_observing_two_scrapes_far_apart_show_the_rise() -> None:
+    # Two scrapes 20 minutes apart: the counter rose, so the observer works.
     counter = [(NOW - 20 * MINUTE, 900.0), (NOW, 1000.0)]
-    assert observing(stacks_observed=counter).status is UNK
+    assert observing(stacks_observed=counter).status is OK
+
+
+@pytest.mark.parametrize(("gain", "status"), [(1, OK), (2, OK), (3, CRIT)])
+def test_observing_tolerates_a_counter_a_scrape_behind(gain: int, status: Status) -> None:
+    """Hysteresis: a counter one or two blocks behind its node (a scrape late) is not a stall."""
+    counter = [(NOW - 20 * SECOND, 1000.0), (NOW, 1000.0)]
+    tips = [(NOW - 20 * SECOND, float(STX)), (NOW, float(STX + gain))]
+    assert observing(stacks_observed=counter, stacks_tip=tips).status is status
+
+
+def test_one_new_bitcoin_block_not_yet_seen_is_not_a_warning() -> None:
+    found = observing(bitcoin_observed=series(100, 100), bitcoin_tip=series(BTC - 1, BTC))
+    assert found.status is OK

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from signer_tui.checks.releases import FEED_MAX_AGE, check_releases, is_security_release
-from signer_tui.collect import Observation
-from signer_tui.model import Finding, Status
+from signer_tui.model import Finding, Observation, Status
 from signer_tui.sources.errors import SecretUnavailable, SourceRateLimited
 from signer_tui.sources.feedcache import FeedFailure
 from signer_tui.sources.versions import BITCOIN, SBTC, STACKS_CORE

@@ -22,14 +22,13 @@ def stack() -> Iterator[demo.DemoStack]:
 
 
 def findings(stack: demo.DemoStack, profile: str = "mainnet") -> dict[str, Any]:
-    collectors = demo.build(stack)
+    pipeline = demo.build(stack)
 
     async def run() -> Any:
         try:
-            return await asyncio.gather(*(c.collect_once() for c in collectors))
+            return await pipeline.collect_once()
         finally:
-            for collector in collectors:
-                await collector.aclose()
+            await pipeline.aclose()
 
     snapshots = asyncio.run(run())
     snapshot = next(s for s in snapshots if s.profile == profile)

@@ -16,11 +16,11 @@ import yaml
 
 from signer_tui import credentials, model
 from signer_tui.config import LoadedConfig, load_config
+from signer_tui.pipeline.build import build_pipeline
 from signer_tui.sim.backups import make_backup_dir
 from signer_tui.sim.stack import FeedSimulators, SimEnvironment
 from signer_tui.ui.app import PollCompleted, SignerApp
 from signer_tui.verify.binaries import pick_install
-from signer_tui.wiring import build_collectors
 from tests.conftest import SignerDb
 
 FROZEN = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -70,11 +70,11 @@ def stack(signer_db: SignerDb, tmp_path: Path) -> Iterator[Stack]:
 
 def make_app(loaded: LoadedConfig, tmp: Path, **kwargs: Any) -> SignerApp:
     store = credentials.SecretStore(credentials.resolve_all(loaded.settings))
-    collectors = build_collectors(loaded.settings, store)
+    pipeline = build_pipeline(loaded.settings, store)
     kwargs.setdefault("watch_tty", False)
     kwargs.setdefault("state_dir", tmp / "state")
     return SignerApp(
-        collectors, theme=loaded.settings.ui.theme, keymap=loaded.settings.ui.keymap, **kwargs
+        pipeline, theme=loaded.settings.ui.theme, keymap=loaded.settings.ui.keymap, **kwargs
     )
 
 

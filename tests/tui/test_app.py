@@ -178,7 +178,7 @@ async def test_worker_failure_becomes_unknown_row(stack: Stack) -> None:
     app = make_app(stack.config(), stack.tmp)
     collector = app.collectors[0]
 
-    async def broken_run(spec: Any) -> Any:
+    async def broken_run(job: Any) -> Any:
         raise RuntimeError("bug in a poller")
 
     collector.run = broken_run  # type: ignore[method-assign]

@@ -35,9 +35,10 @@ async def settle(pilot: Any, name: str | None) -> None:
     async def idle(samples: int) -> None:
         for _ in range(300):
             collector = app.collectors[0]
-            seen = set(collector.observations) | set(collector.shared)
-            enough = all(len(collector.series.get(s, ())) >= samples for s in SERIES)
-            if seen >= ALL_SOURCES and enough and not app._polls_running:
+            seen = set(collector.all_observations())
+            enough = all(len(collector.series(s)) >= samples for s in SERIES)
+            running = app.poll_loop.scheduler.running() if app.poll_loop else []
+            if seen >= ALL_SOURCES and enough and not running:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("polls did not settle")

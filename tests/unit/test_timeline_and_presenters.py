@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from signer_tui.collect import Snapshot
 from signer_tui.model import Evidence, Finding, Status
+from signer_tui.pipeline.collector import Snapshot
 from signer_tui.present import jsonout, promfile, text
 from signer_tui.timeline import Timeline
 

@@ -6,10 +6,13 @@ kept as None with its error title beside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from signer_tui.model import Evidence
+from signer_tui.sources.backup_types import BackupInventory, VerificationRecord
 from signer_tui.sources.bitcoind import BlockchainInfo, NetworkInfo
+from signer_tui.sources.hiro import ChainTip
 from signer_tui.sources.stacks import RegistryKey, SignerData, StacksHealth, StacksInfo
 
 
@@ -42,7 +45,25 @@ class KeyReading:
     key: RegistryKey
     signer_data: SignerData | None = None
     signer_data_error: str | None = None
+    # The independent API's own chain tip (None for the node, or when /extended failed).
+    tip: ChainTip | None = None
+    tip_error: str | None = None
+    tip_evidence: Evidence | None = None
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:
-        return (self.key.evidence,)
+        return (self.key.evidence,) + ((self.tip_evidence,) if self.tip_evidence else ())
+
+
+@dataclass
+class BackupReading:
+    """Backup discovery plus the restore-test history (which survives a failed discovery)."""
+
+    inventory: BackupInventory | None
+    history: list[VerificationRecord] = field(default_factory=list)
+    read_error: str = ""
+    observed_at: datetime | None = None
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        return self.inventory.evidence if self.inventory is not None else ()

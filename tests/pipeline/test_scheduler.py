@@ -33,7 +33,7 @@ def test_every_source_is_due_once_and_rearmed_after_it_finishes() -> None:
 
 
 def test_refresh_never_overlaps_a_running_poll() -> None:
-    world, sched, jobs = _setup()
+    world, sched, _jobs = _setup()
     running = sched.take_due()
     # Refresh while everything runs: nothing is started a second time...
     for _ in range(5):

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -232,7 +233,10 @@ class SignerApp(App[int]):
     def start_polling(self) -> None:
         if self.poll_loop is not None:
             return
-        self.poll_loop = PollLoop(self.pipeline.jobs(), self._polled)
+        # The loop schedules on the App's clock when a test gives it one (simulated minutes);
+        # otherwise on the monotonic clock, which wall-clock jumps cannot disturb.
+        clock = time.monotonic if self.clock is utcnow else lambda: self.clock().timestamp()
+        self.poll_loop = PollLoop(self.pipeline.jobs(), self._polled, clock=clock)
         self._loop_worker = self.run_worker(
             self.poll_loop.run(),
             name="polls",

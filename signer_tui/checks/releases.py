@@ -147,14 +147,16 @@ def running_signer(
     info: Observation | None, metrics: Observation | None, feed: RepoFeeds
 ) -> Running:
     revision = None
+    bad = ""
     if info is not None and info.ok:
         data: SignerInfo = info.value
         revision = data.build_info.git_revision
+        bad = data.problem_note("build_info.git_revision")
     if revision is None and metrics is not None and metrics.ok:
         snap: MetricsSnapshot = metrics.value
         revision = snap.build_info.revision if snap.build_info else None
     if not revision:
-        return Running("signer", None, "?", "no git_revision in /info or metrics")
+        return Running("signer", None, "?", bad or "no git_revision in /info or metrics")
     releases = () if isinstance(feed.releases, FeedFailure) else feed.releases.releases
     match = resolve_signer_revision(revision, releases)
     if match.version is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from signer_tui.sources.errors import (
     SourceTimeout,
     SourceWarmingUp,
 )
+from signer_tui.sources.signer import FieldProblem, Tip
 
 from .factories import (
     DEFAULTS,
@@ -621,3 +623,19 @@ def test_observing_needs_two_recent_samples() -> None:
     # Two scrapes, but only the last one is inside the window.
     counter = [(NOW - 20 * MINUTE, 900.0), (NOW, 1000.0)]
     assert observing(stacks_observed=counter).status is UNK
+
+
+def test_signer_tips_name_a_mistyped_field_of_info() -> None:
+    # The tip the signer sent had a height that is not a number: the row says which field.
+    obs = signer_info()
+    bad = FieldProblem("bitcoin.signer_tip.block_height", "an integer or null", '"abc"')
+    info = replace(
+        obs.value,
+        bitcoin=replace(obs.value.bitcoin, signer_tip=Tip("ab" * 32, None)),
+        problems=(bad,),
+    )
+    found = signer_check(info=replace(obs, value=info))["node.signer.tips"]
+    assert found.status is UNK
+    assert found.summary == (
+        '/info field bitcoin.signer_tip.block_height: expected an integer or null, got "abc"'
+    )

@@ -39,9 +39,11 @@ def test_a_second_run_waits_and_never_touches_the_holders_files(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         monkeypatch.setattr(conftest, "FIXED_LOCK_WAIT", 0.5)
-        with pytest.raises(AssertionError, match="locked by another test run"):
-            with fixed_backup_dir():
-                pass
+        with (
+            pytest.raises(AssertionError, match="locked by another test run"),
+            fixed_backup_dir(),
+        ):
+            pass
         assert (FIXED_BACKUPS / "other-run").read_text() == "mine"
     finally:
         assert holder.stdin is not None

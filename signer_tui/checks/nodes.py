@@ -499,10 +499,12 @@ def _signer_tips(
     if stx_node is None and data.stacks.node_tip is not None:
         stx_node = data.stacks.node_tip.block_height
     if btc_tip is None or btc_node is None:
+        # A mistyped field is named with its raw value; a null is the signer's "unknown".
+        bad = data.problem_note("bitcoin.signer_tip") or data.problem_note("bitcoin.node_tip")
         return Finding(
             "node.signer.tips",
             Status.UNKNOWN,
-            "signer's bitcoin tip unknown (null in /info)",
+            bad or "signer's bitcoin tip unknown (null in /info)",
             "The signer's /info has no bitcoin tip: it may be starting or cut off from bitcoind.",
             ev,
         )

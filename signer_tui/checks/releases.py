@@ -150,14 +150,16 @@ def running_signer(
     feed: RepoFeeds,
 ) -> Running:
     revision = None
+    bad = ""
     data = info.reading() if info is not None else None
     if data is not None:
         revision = data.build_info.git_revision
+        bad = data.problem_note("build_info.git_revision")
     snap = metrics.reading() if metrics is not None else None
     if revision is None and snap is not None:
         revision = snap.build_info.revision if snap.build_info else None
     if not revision:
-        return Running("signer", None, "?", "no git_revision in /info or metrics")
+        return Running("signer", None, "?", bad or "no git_revision in /info or metrics")
     releases = () if isinstance(feed.releases, FeedFailure) else feed.releases.releases
     match = resolve_signer_revision(revision, releases)
     if match.version is None:

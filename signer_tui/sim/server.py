@@ -8,6 +8,7 @@ same ways a real one does on a bad night.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -87,8 +88,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
 
+    def handle_one_request(self) -> None:
+        # A stopped server answers nothing more on a kept-alive connection.
+        if self.server.closing.is_set():
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
     def _serve(self) -> None:
         sim = self.server.sim
+        if self.server.closing.is_set():
+            # The request was read as the process "died": no answer, just a closed socket.
+            self.close_connection = True
+            return
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
@@ -164,12 +176,51 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    """Tracks its open client connections, so stopping it closes them as a dying process would."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, sim: SimServer, address: tuple[str, int]) -> None:
         self.sim = sim
+        self.closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            if self.closing.is_set():
+                refuse = True
+            else:
+                refuse = False
+                self._connections.add(request)
+        if refuse:
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        # Called once per connection, when its handler thread is done with it.
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Refuse further requests and shut every open connection down (both directions).
+
+        Only `shutdown()` here: each handler thread still owns its socket and closes it when it
+        wakes up to the end of its stream, so no descriptor is closed under a thread's feet."""
+        with self._connections_lock:
+            self.closing.set()
+            open_now = list(self._connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def open_connections(self) -> int:
+        with self._connections_lock:
+            return len(self._connections)
 
 
 class SimServer:
@@ -210,14 +261,20 @@ class SimServer:
         return self
 
     def stop(self) -> None:
-        """Stop listening: clients now get 'connection refused', as from a dead process."""
+        """Die like a process: stop listening (new connections are refused) and close every
+        open connection, so a client's kept-alive connection gets no more answers."""
         server, self._server = self._server, None
         if server is None:
             return
+        server.close_connections()  # from now on, nothing accepted gets served
         server.shutdown()
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def open_connections(self) -> int:
+        """Client connections the server holds open (0 when stopped)."""
+        return 0 if self._server is None else self._server.open_connections()
 
     def restart(self) -> None:
         """Listen again on the same port (a restarted process)."""

@@ -3,17 +3,25 @@
 httpx's read timeout restarts with every chunk, so a server that drips one byte a second never
 times out on its own; every request here runs under an overall deadline as well. Bodies are
 read in a stream and cut off at `max_bytes` so an oversized answer cannot exhaust memory.
+
+TLS: httpx builds an SSL context (and loads the whole CA bundle, ~23 ms) for every client,
+even one that only ever talks plain HTTP to loopback; at 50 profiles that was most of the
+start-up. Here the process has one verifying context, made on the first https client, and
+plain-http clients get none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from signer_tui import __version__
@@ -32,6 +40,44 @@ from signer_tui.sources.errors import (
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"signer-tui/{__version__}"
+# httpx's own defaults for a client's connection pool.
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+
+_ssl_context: ssl.SSLContext | None = None
+_ssl_lock = threading.Lock()
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The process's one verifying SSL context (certifi's CA bundle), made on first use.
+
+    Clients ignore the environment (`trust_env=False`), so the bundle is certifi's, as it
+    was with a context per client. SSLContext is safe to share between connections."""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx.create_ssl_context(trust_env=False)
+        return _ssl_context
+
+
+class _PlainHttpTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport for an http:// service, without the SSL context its constructor
+    always builds. Should a redirect ever lead such a client to https, httpcore makes a
+    verifying context (certifi's bundle) for that connection itself."""
+
+    def __init__(self) -> None:  # super().__init__ would build the context: not called
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=None,
+            max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections,
+            keepalive_expiry=_LIMITS.keepalive_expiry,
+        )
+
+
+def transport_for(base_url: str) -> httpx.AsyncHTTPTransport:
+    """The shared SSL context for an https service; none for a plain-http one."""
+    if base_url.lower().startswith("https://"):
+        return httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=_LIMITS)
+    return _PlainHttpTransport()
 
 
 @dataclass(frozen=True)
@@ -120,6 +166,7 @@ class HttpService:
             follow_redirects=follow_redirects,
             # Operators' proxies variables must not reroute loopback calls to a signer.
             trust_env=False,
+            transport=transport_for(self.base_url),
         )
 
     async def aclose(self) -> None:

@@ -5,10 +5,15 @@ even when the signer cannot reach bitcoind, its stacks node or its database, and
 for whatever it could not fetch. So every field here may be None, which means "unknown", and a
 whole section that is null or missing becomes a section whose fields are all None. Keys the
 signer adds in later releases are ignored.
+
+Each field is read on its own: a field of the wrong type (a future release changing a height
+to a string, a proxy mangling the body) costs only that field. It becomes None and a
+`FieldProblem` naming its path and raw value, carried by the `SignerInfo` and its evidence.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,10 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from signer_tui.model import Evidence, clean_text
-from signer_tui.sources.errors import SourceError, SourceProtocolError
+from signer_tui.sources.errors import SourceProtocolError
 from signer_tui.sources.http import HttpService, raise_for_status
 
 _HEX = re.compile(r"^[0-9a-f]*$")
+# A raw value quoted in a problem: enough to recognise it, never a screenful.
+RAW_VALUE_LIMIT = 60
 # `time::OffsetDateTime`'s Display: `2026-05-22 9:05:03.123456789 +00:00:00` (hour unpadded).
 _RUST_TIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
@@ -34,6 +41,27 @@ class Liveness:
     status: int
     elapsed_ms: float | None
     evidence: Evidence
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One `/info` field that could not be read; the field itself is None."""
+
+    path: str  # dotted, from the top of the object: "bitcoin.signer_tip.block_height"
+    expected: str  # "an integer or null"
+    raw: str  # the value as sent, as JSON, cleaned and truncated
+
+    def __str__(self) -> str:
+        return f"/info field {self.path}: expected {self.expected}, got {self.raw}"
+
+
+def raw_value(value: Any) -> str:
+    """A value from the network, quoted for a one-line message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except ValueError:  # a circular structure cannot come from JSON, but stay total
+        text = repr(value)
+    return clean_text(text, RAW_VALUE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -103,6 +131,23 @@ class SignerInfo:
     build_info: BuildSection = field(default_factory=BuildSection)
     timestamp: str | None = None  # as sent
     timestamp_at: datetime | None = None  # parsed; None when absent or unparseable
+    problems: tuple[FieldProblem, ...] = ()  # fields that were sent but could not be read
+
+    def problems_under(self, path: str) -> tuple[FieldProblem, ...]:
+        """The problems of `path` and of everything inside it ("bitcoin" covers its tips)."""
+        return tuple(
+            p
+            for p in self.problems
+            if p.path == path or p.path.startswith(path + ".") or path.startswith(p.path + ".")
+        )
+
+    def problem_note(self, path: str) -> str:
+        """ "" when `path` read cleanly; else the first problem, for a check's summary."""
+        found = self.problems_under(path)
+        if not found:
+            return ""
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        return f"{found[0]}{more}"
 
 
 def parse_signer_timestamp(text: str) -> datetime | None:
@@ -151,14 +196,20 @@ class SignerApi(HttpService):
 
 
 def parse_info(body: Mapping[str, Any], evidence: Evidence) -> SignerInfo:
-    """Build a `SignerInfo` from the decoded `/info` object."""
-    root = _Fields(body, evidence, "")
+    """Build a `SignerInfo` from the decoded `/info` object, one field at a time."""
+    problems: list[FieldProblem] = []
+    root = _Fields(body, problems, "")
     btc = root.section("bitcoin")
     stx = root.section("stacks")
     dkg = root.section("dkg")
     cfg = root.section("config")
     build = root.section("build_info")
     timestamp = root.text("timestamp")
+    timestamp_at = parse_signer_timestamp(timestamp) if timestamp else None
+    if timestamp and timestamp_at is None:
+        problems.append(
+            FieldProblem("timestamp", "a signer timestamp or null", raw_value(timestamp))
+        )
     info = SignerInfo(
         evidence=evidence,
         bitcoin=BitcoinSection(
@@ -203,45 +254,57 @@ def parse_info(body: Mapping[str, Any], evidence: Evidence) -> SignerInfo:
             target_env_abi=build.text("target_env_abi"),
         ),
         timestamp=timestamp,
-        timestamp_at=parse_signer_timestamp(timestamp) if timestamp else None,
+        timestamp_at=timestamp_at,
+        problems=tuple(problems),
     )
     decoded = (
         f"revision={info.build_info.git_revision} dkg rounds={info.dkg.rounds} "
         f"current key={info.dkg.current_aggregate_key} "
         f"contract key={info.dkg.contract_aggregate_key}"
     )
-    return replace(info, evidence=evidence.with_decoded(decoded))
+    if not problems:
+        return replace(info, evidence=evidence.with_decoded(decoded))
+    count = len(problems)
+    decoded += f"; {count} unreadable field{'s' if count != 1 else ''} (shown as unknown): "
+    decoded += ", ".join(p.path for p in problems)
+    error = "; ".join(str(p) for p in problems)
+    return replace(info, evidence=replace(evidence.with_decoded(decoded), error=error))
 
 
 class _Fields:
-    """Typed, null-tolerant access to one object of `/info`."""
+    """Typed, null-tolerant access to one object of `/info`; a value of the wrong type is
+    recorded in `problems` and read as None."""
 
-    def __init__(self, obj: Mapping[str, Any] | None, evidence: Evidence, path: str) -> None:
+    def __init__(
+        self, obj: Mapping[str, Any] | None, problems: list[FieldProblem], path: str
+    ) -> None:
         self.obj: Mapping[str, Any] = obj or {}
-        self.evidence = evidence
+        self.problems = problems
         self.path = path
 
     def _where(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
 
-    def _bad(self, key: str, expected: str) -> SourceError:
-        got = type(self.obj.get(key)).__name__
-        return SourceProtocolError(
-            "bad /info", f"{self._where(key)}: expected {expected}, got {got}", self.evidence
-        )
+    def _bad(self, key: str, expected: str, value: Any) -> None:
+        self.problems.append(FieldProblem(self._where(key), expected, raw_value(value)))
+
+    def _object(self, key: str) -> Mapping[str, Any] | None:
+        value = self.obj.get(key)
+        if value is None or isinstance(value, Mapping):
+            return value
+        self._bad(key, "an object or null", value)
+        return None
 
     def section(self, key: str) -> _Fields:
-        value = self.obj.get(key)
-        if value is not None and not isinstance(value, Mapping):
-            raise self._bad(key, "an object or null")
-        return _Fields(value, self.evidence, self._where(key))
+        return _Fields(self._object(key), self.problems, self._where(key))
 
     def integer(self, key: str) -> int | None:
         value = self.obj.get(key)
         if value is None:
             return None
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self._bad(key, "an integer or null")
+            self._bad(key, "an integer or null", value)
+            return None
         return value
 
     def text(self, key: str) -> str | None:
@@ -249,7 +312,8 @@ class _Fields:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise self._bad(key, "a string or null")
+            self._bad(key, "a string or null", value)
+            return None
         return clean_text(value, 300)
 
     def hex(self, key: str) -> str | None:
@@ -257,16 +321,15 @@ class _Fields:
         value = self.text(key)
         if value is None:
             return None
-        value = value.lower().removeprefix("0x")
-        if not _HEX.match(value):
-            raise self._bad(key, "hex or null")
-        return value
+        normalised = value.lower().removeprefix("0x")
+        if not _HEX.match(normalised):
+            self._bad(key, "hex or null", value)
+            return None
+        return normalised
 
     def tip(self, key: str) -> Tip | None:
-        value = self.obj.get(key)
+        value = self._object(key)
         if value is None:
             return None
-        if not isinstance(value, Mapping):
-            raise self._bad(key, "an object or null")
-        tip = _Fields(value, self.evidence, self._where(key))
+        tip = _Fields(value, self.problems, self._where(key))
         return Tip(block_hash=tip.hex("block_hash"), block_height=tip.integer("block_height"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from signer_tui.sources.errors import (
     SourceTimeout,
     SourceWarmingUp,
 )
+from signer_tui.sources.signer import FieldProblem, Tip
 
 from .factories import (
     DEFAULTS,
@@ -680,3 +682,19 @@ def test_observing_tolerates_a_counter_a_scrape_behind(gain: int, status: Status
 def test_one_new_bitcoin_block_not_yet_seen_is_not_a_warning() -> None:
     found = observing(bitcoin_observed=series(100, 100), bitcoin_tip=series(BTC - 1, BTC))
     assert found.status is OK
+
+
+def test_signer_tips_name_a_mistyped_field_of_info() -> None:
+    # The tip the signer sent had a height that is not a number: the row says which field.
+    obs = signer_info()
+    bad = FieldProblem("bitcoin.signer_tip.block_height", "an integer or null", '"abc"')
+    info = replace(
+        obs.value,
+        bitcoin=replace(obs.value.bitcoin, signer_tip=Tip("ab" * 32, None)),
+        problems=(bad,),
+    )
+    found = signer_check(info=replace(obs, value=info))["node.signer.tips"]
+    assert found.status is UNK
+    assert found.summary == (
+        '/info field bitcoin.signer_tip.block_height: expected an integer or null, got "abc"'
+    )

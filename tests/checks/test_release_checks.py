@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from signer_tui.checks.releases import FEED_MAX_AGE, check_releases, is_security
 from signer_tui.model import Finding, Observation, Status
 from signer_tui.sources.errors import SecretUnavailable, SourceRateLimited
 from signer_tui.sources.feedcache import FeedFailure
+from signer_tui.sources.signer import FieldProblem
 from signer_tui.sources.versions import BITCOIN, SBTC, STACKS_CORE
 
 from .factories import (
@@ -494,3 +496,15 @@ def test_whole_feed_observation_failed_makes_every_release_row_unknown(
     assert {f.status for f in found.values()} == {UNK}
     assert found["release.signer"].summary == f"signer: feed {why}"
     assert found["release.bitcoind"].summary == f"Core: feed {why}"
+
+
+def test_signer_revision_of_the_wrong_type_is_named() -> None:
+    obs = signer_info(revision=None)
+    bad = FieldProblem("build_info.git_revision", "a string or null", "12")
+    info = replace(obs, value=replace(obs.value, problems=(bad,)))
+    found = check(signer_info=info, metrics=metrics(revision=None))["release.signer"]
+    assert found.status is UNK
+    assert found.summary == (
+        "signer version unknown (/info field build_info.git_revision: "
+        "expected a string or null, got 12)"
+    )

@@ -92,3 +92,34 @@ def test_skip_backup(stack: demo.DemoStack) -> None:
     after = findings(stack)
     assert after["backup.freshness"].status.rank > before.status.rank
     assert after["backup.gaps"].status is Status.WARN
+
+
+def test_stop_signer_shows_on_the_next_poll_of_a_running_console(stack: demo.DemoStack) -> None:
+    # The same collectors (and so the same kept-alive HTTP connections) across the incident,
+    # as in a console that was already running: a dead signer must not keep answering.
+    # Last in the module: every poll also spends the shared GitHub simulator's 60 requests
+    # an hour, and test_advisory needs a fresh feed.
+    collectors = demo.build(stack)
+
+    async def poll() -> dict[str, Any]:
+        snapshots = await asyncio.gather(*(c.collect_once() for c in collectors))
+        snapshot = next(s for s in snapshots if s.profile == "mainnet")
+        return {f.id: f for f in snapshot.findings}
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        try:
+            before = await poll()
+            await asyncio.to_thread(stack.inject, "stop-signer")
+            during = await poll()
+            await asyncio.to_thread(stack.inject, "reset")
+            after = await poll()
+            return before, during, after
+        finally:
+            for collector in collectors:
+                await collector.aclose()
+
+    before, during, after = asyncio.run(run())
+    assert before["node.signer.alive"].status is Status.OK
+    assert during["node.signer.alive"].status is Status.CRIT
+    assert "connection refused" in during["node.signer.alive"].summary
+    assert after["node.signer.alive"].status is Status.OK

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.e2e.conftest import demo_postgres, leftovers
 
 pytestmark = pytest.mark.slow
 
@@ -56,18 +56,6 @@ class Tmux:
         self.run("kill-server")
 
 
-def demo_leftovers() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "signer-tui-demo-*")))
-
-
-def demo_postgres() -> dict[int, psutil.Process]:
-    return {
-        p.pid: p
-        for p in psutil.process_iter(["cmdline"])
-        if "signer-tui-demo-pg-" in " ".join(p.info["cmdline"] or [])
-    }
-
-
 def start_demo(tmux: Tmux, exit_file: Path) -> psutil.Process:
     command = f"{sys.executable} -m signer_tui demo; echo $? > {exit_file}"
     tmux.run("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", command)
@@ -104,10 +92,7 @@ def listening_ports(proc: psutil.Process) -> list[int]:
 
 
 def assert_cleaned_up(
-    demo: psutil.Process,
-    postgres: list[psutil.Process],
-    ports: list[int],
-    before: set[str],
+    demo: psutil.Process, postgres: list[psutil.Process], ports: list[int], tmpdir: Path
 ) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (
@@ -121,12 +106,13 @@ def assert_cleaned_up(
         with socket.socket() as sock:
             sock.settimeout(1)
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still listening"
-    assert demo_leftovers() == before, "the demo left temp directories behind"
+    assert leftovers(tmpdir) == [], "the demo left temp directories behind"
 
 
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
+def tmux(tmp_path: Path, demo_tmpdir: Path) -> Iterator[Tmux]:
     env = dict(os.environ)
+    env["TMPDIR"] = str(demo_tmpdir)  # the demo's temp dirs and cluster: judged in there only
     for name in ("CONFIG", "STATE", "CACHE", "DATA"):
         env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())
     env["TERM"] = "xterm-256color"
@@ -136,15 +122,15 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     session.kill()
 
 
-def test_demo_populates_reacts_to_an_incident_and_cleans_up(tmux: Tmux, tmp_path: Path) -> None:
-    before = demo_leftovers()
-    postgres_before = set(demo_postgres())
+def test_demo_populates_reacts_to_an_incident_and_cleans_up(
+    tmux: Tmux, tmp_path: Path, demo_tmpdir: Path
+) -> None:
     exit_file = tmp_path / "exit-code"
     demo = start_demo(tmux, exit_file)
     assert "DEMO" in tmux.screen()
     ports = listening_ports(demo)
     assert len(ports) >= 10, ports  # five simulators per profile, plus GitHub and OSV
-    postgres = [p for pid, p in demo_postgres().items() if pid not in postgres_before]
+    postgres = list(demo_postgres(demo_tmpdir).values())
     assert postgres, "the demo's PostgreSQL is not running"
 
     # Inject the key-rotation incident through the keyboard: i, then Enter on the first item.
@@ -160,14 +146,15 @@ def test_demo_populates_reacts_to_an_incident_and_cleans_up(tmux: Tmux, tmp_path
         time.sleep(0.2)
     assert exit_file.exists(), "the demo did not exit after q"
     assert exit_file.read_text().strip() == "0"
-    assert_cleaned_up(demo, postgres, ports, before)
+    assert_cleaned_up(demo, postgres, ports, demo_tmpdir)
 
 
-def test_demo_cleans_up_when_the_terminal_goes_away(tmux: Tmux, tmp_path: Path) -> None:
-    before = demo_leftovers()
-    postgres_before = set(demo_postgres())
+def test_demo_cleans_up_when_the_terminal_goes_away(
+    tmux: Tmux, tmp_path: Path, demo_tmpdir: Path
+) -> None:
     demo = start_demo(tmux, tmp_path / "exit-code")
     ports = listening_ports(demo)
-    postgres = [p for pid, p in demo_postgres().items() if pid not in postgres_before]
+    postgres = list(demo_postgres(demo_tmpdir).values())
+    assert postgres, "the demo's PostgreSQL is not running"
     tmux.kill()  # the SSH session drops: the pane's processes get SIGHUP
-    assert_cleaned_up(demo, postgres, ports, before)
+    assert_cleaned_up(demo, postgres, ports, demo_tmpdir)

@@ -25,6 +25,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.e2e.conftest import leftovers
+
 pytestmark = pytest.mark.slow
 
 # Collect every binary WebSocket frame the page receives, as text.
@@ -76,9 +78,10 @@ def chromium() -> str:
     pytest.fail("Chromium is not installed (apt-get install chromium; .ci/run does this)")
 
 
-def web_demo_server(tmp_path: Path) -> Iterator[int]:
+def web_demo_server(tmp_path: Path, tmpdir: Path) -> Iterator[int]:
     port = free_port()
     env = dict(os.environ)
+    env["TMPDIR"] = str(tmpdir)  # every visitor's demo inherits it: judged in there only
     for name in ("CONFIG", "STATE", "CACHE", "DATA"):
         env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())
     server = subprocess.Popen(
@@ -185,24 +188,18 @@ async def visit(devtools_port: int, url: str, shot: Path) -> str:
             return text
 
 
-def demo_dirs() -> set[str]:
-    import glob
-    import tempfile
-
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "signer-tui-demo-*")))
-
-
-def test_web_demo_shows_the_dashboard(tmp_path: Path) -> None:
-    before = demo_dirs()
+def test_web_demo_shows_the_dashboard(tmp_path: Path, demo_tmpdir: Path) -> None:
     with contextlib.ExitStack() as stack:
-        web_port = stack.enter_context(contextlib.contextmanager(web_demo_server)(tmp_path))
+        web_port = stack.enter_context(
+            contextlib.contextmanager(web_demo_server)(tmp_path, demo_tmpdir)
+        )
         devtools_port = stack.enter_context(contextlib.contextmanager(browser_process)(tmp_path))
         check_page(devtools_port, web_port, tmp_path)
     # Closing the browser and stopping the server ends every per-visitor demo, cleanly.
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and demo_dirs() != before:
+    while time.monotonic() < deadline and leftovers(demo_tmpdir):
         time.sleep(0.2)
-    assert demo_dirs() == before, "a served demo left its temp directory behind"
+    assert leftovers(demo_tmpdir) == [], "a served demo left its temp directory behind"
 
 
 def check_page(browser: int, web_demo: int, tmp_path: Path) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
+from signer_tui.model import Evidence
 from signer_tui.sim.bitcoind import BitcoindSim
 from signer_tui.sim.server import SimApp, SimRequest, SimResponse, SimServer
 from signer_tui.sim.signer import (
@@ -31,9 +35,15 @@ from signer_tui.sources.signer import (
     ConfigSection,
     DkgSection,
     SignerApi,
+    SignerInfo,
     StacksSection,
     Tip,
+    parse_info,
     parse_signer_timestamp,
+)
+
+EVIDENCE = Evidence(
+    "signer-api", "GET http://127.0.0.1:8801/info", datetime(2026, 5, 22, tzinfo=UTC)
 )
 
 
@@ -279,25 +289,222 @@ async def test_keys_and_hashes_are_lowercase_hex_and_text_is_cleaned(state: SimS
     assert info.bitcoin.node_subversion == "/Satoshi:28.1.0([2Jevil)/"
 
 
+# The shape of a healthy v1.3.x `/info` (sbtc-signer-facts §6.4: every key it lists).
+REAL_INFO: dict[str, Any] = {
+    "bitcoin": {
+        "signer_tip": {"block_hash": "00" * 12 + "ab" * 20, "block_height": 900_010},
+        "node_tip": {"block_hash": "00" * 12 + "ab" * 20, "block_height": 900_010},
+        "node_chain": "main",
+        "node_version": 280100,
+        "node_subversion": "/Satoshi:28.1.0/",
+    },
+    "stacks": {
+        "signer_tip": {"block_hash": "cd" * 32, "block_height": 5_000_000},
+        "node_tip": {"block_hash": "cd" * 32, "block_height": 5_000_000},
+        "node_bitcoin_block_height": 900_010,
+        "node_version": (
+            "stacks-node 3.1.0.0.8 (release/3.1.0.0.8:1a2b3c4, release build, linux [x86_64])"
+        ),
+    },
+    "dkg": {
+        "rounds": 4,
+        "current_aggregate_key": "02" + "ef" * 32,
+        "contract_aggregate_key": "02" + "ef" * 32,
+    },
+    "config": {
+        "network": "mainnet",
+        "deployer": "SM3VDXK3WZZSA84XXFKAFAF15NNZX32CTSG82JFQ4",
+        "bootstrap_signatures_required": 11,
+        "bitcoin_processing_delay": 0,
+        "context_window": 1000,
+        "signer_round_max_duration": 30,
+        "bitcoin_presign_request_max_duration": 30,
+        "dkg_max_duration": 120,
+        "sbtc_bitcoin_start_height": 870_000,
+        "dkg_begin_pause": 30,
+        "max_deposits_per_bitcoin_block": 25,
+        "dkg_min_bitcoin_block_height": None,
+    },
+    "build_info": {
+        "rust_version": "1.86.0",
+        "git_revision": "v1.3.3",
+        "target_arch": "x86_64",
+        "target_env_abi": "gnu",
+    },
+    "timestamp": "2026-05-22 9:05:03.123456789 +00:00:00",
+}
+
+
+def leaves(obj: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of every scalar field of `/info`."""
+    found: list[tuple[str, Any]] = []
+    for key, value in obj.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            found.extend(leaves(value, path))
+        else:
+            found.append((path, value))
+    return found
+
+
+def with_field(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(body)
+    *parents, last = path.split(".")
+    target = changed
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return changed
+
+
+def read(info: SignerInfo, path: str) -> Any:
+    value: Any = info
+    for key in path.split("."):
+        value = getattr(value, key)
+    return value
+
+
+def a_wrong_value(value: Any) -> Any:
+    """A value of the wrong type for a field that holds `value`."""
+    if isinstance(value, str):
+        return 12  # a number where text belongs
+    return "abc"  # text where a number (or null) belongs
+
+
+def test_the_real_payload_reads_cleanly() -> None:
+    info = parse_info(REAL_INFO, EVIDENCE)
+    assert info.problems == ()
+    assert info.bitcoin.signer_tip == Tip("00" * 12 + "ab" * 20, 900_010)
+    assert info.stacks.node_bitcoin_block_height == 900_010
+    assert info.dkg.rounds == 4
+    assert info.config.sbtc_bitcoin_start_height == 870_000
+    assert info.config.dkg_min_bitcoin_block_height is None
+    assert info.build_info.git_revision == "v1.3.3"
+    assert info.timestamp_at == datetime(2026, 5, 22, 9, 5, 3, 123456, tzinfo=UTC)
+    assert info.evidence.error == ""
+    assert "unreadable" not in info.evidence.decoded
+
+
+FIELDS = [path for path, _ in leaves(REAL_INFO)]
+
+
+@pytest.mark.parametrize("path", FIELDS)
+def test_each_broken_field_costs_only_itself(path: str) -> None:
+    good = dict(leaves(REAL_INFO))
+    wrong = a_wrong_value(good[path])
+    info = parse_info(with_field(REAL_INFO, path, wrong), EVIDENCE)
+    # The broken field is unknown and named, with its raw value...
+    assert read(info, path) is None
+    (problem,) = info.problems
+    assert problem.path == path
+    assert problem.raw == json.dumps(wrong)
+    assert str(problem).startswith(f"/info field {path}: expected ")
+    assert str(problem).endswith(f", got {json.dumps(wrong)}")
+    assert info.problem_note(path) == str(problem)
+    assert str(problem) in info.evidence.error
+    assert path in info.evidence.decoded
+    # ...and every other field still reads as sent.
+    clean = parse_info(REAL_INFO, EVIDENCE)
+    for other, _ in leaves(REAL_INFO):
+        if other != path:
+            assert read(info, other) == read(clean, other), other
+
+
+def test_the_issue_example_names_the_field_and_its_value() -> None:
+    body = with_field(REAL_INFO, "bitcoin.signer_tip.block_height", "abc")
+    info = parse_info(body, EVIDENCE)
+    assert info.problem_note("bitcoin.signer_tip") == (
+        '/info field bitcoin.signer_tip.block_height: expected an integer or null, got "abc"'
+    )
+    assert info.bitcoin.signer_tip == Tip("00" * 12 + "ab" * 20, None)
+    assert info.bitcoin.node_tip == Tip("00" * 12 + "ab" * 20, 900_010)
+    assert "1 unreadable field (shown as unknown): bitcoin.signer_tip.block_height" in (
+        info.evidence.decoded
+    )
+
+
 @pytest.mark.parametrize(
-    ("body", "where"),
+    ("path", "value", "expected"),
     [
-        ({"bitcoin": {"node_tip": {"block_hash": "00", "block_height": "12"}}}, "block_height"),
-        ({"dkg": {"rounds": True}}, "dkg.rounds"),
-        ({"dkg": {"current_aggregate_key": "not-hex"}}, "current_aggregate_key"),
-        ({"config": []}, "config"),
-        ([1, 2, 3], "object"),
+        ("bitcoin", [1, 2], "an object or null"),
+        ("bitcoin.node_tip", "900010", "an object or null"),
+        ("config", [], "an object or null"),
+        ("dkg.rounds", True, "an integer or null"),  # JSON true is not a count
+        ("dkg.rounds", 4.0, "an integer or null"),
+        ("dkg.current_aggregate_key", "not-hex", "hex or null"),
+        ("timestamp", "yesterday", "a signer timestamp or null"),
+        ("timestamp", 1748000000, "a string or null"),
     ],
 )
-async def test_wrong_shapes_are_protocol_errors(state: SimState, body: object, where: str) -> None:
-    srv = serve_fixed(state, body)
+def test_wrong_shapes_become_named_problems(path: str, value: Any, expected: str) -> None:
+    info = parse_info(with_field(REAL_INFO, path, value), EVIDENCE)
+    (problem,) = info.problems
+    assert (problem.path, problem.expected, problem.raw) == (path, expected, json.dumps(value))
+    assert info.problems_under(path.split(".")[0]) == (problem,)
+    assert info.problems_under(path + ".block_height") == (problem,)  # covers what is inside
+
+
+def test_a_broken_section_leaves_the_other_sections() -> None:
+    info = parse_info(with_field(REAL_INFO, "stacks", "down"), EVIDENCE)
+    assert info.stacks == StacksSection()
+    assert info.bitcoin.node_tip == Tip("00" * 12 + "ab" * 20, 900_010)
+    assert info.dkg.rounds == 4
+    assert [p.path for p in info.problems] == ["stacks"]
+
+
+def test_several_problems_are_all_named_and_raw_values_are_cleaned_and_cut() -> None:
+    body = with_field(REAL_INFO, "dkg.rounds", "\x1b[2J" + "x" * 500)
+    body = with_field(body, "config.context_window", {"nested": [1, 2, 3]})
+    info = parse_info(body, EVIDENCE)
+    assert [p.path for p in info.problems] == ["dkg.rounds", "config.context_window"]
+    rounds = info.problems[0]
+    # JSON escapes the control character: the terminal sees text, not an escape sequence.
+    assert "\x1b" not in rounds.raw and rounds.raw.startswith('"\\u001b[2Jxxx')
+    assert len(rounds.raw) < 120 and "more characters" in rounds.raw
+    assert info.problems[1].raw == '{"nested": [1, 2, 3]}'
+    assert info.problem_note("dkg") == str(rounds)
+    assert info.problem_note("bitcoin") == ""
+    assert "2 unreadable fields" in info.evidence.decoded
+    assert info.evidence.error == "; ".join(str(p) for p in info.problems)
+
+
+def test_nulls_and_unknown_keys_are_not_problems() -> None:
+    body = copy.deepcopy(REAL_INFO)
+    body["bitcoin"]["node_tip"] = None
+    body["config"] = None
+    body["dkg"]["rounds"] = None
+    body["stacks"]["signer_tip"] = {"block_hash": None, "block_height": None, "extra": 1}
+    body["sbtc_v2"] = {"anything": ["new"]}
+    body["build_info"]["features"] = ["x"]
+    info = parse_info(body, EVIDENCE)
+    assert info.problems == ()
+    assert info.bitcoin.node_tip is None
+    assert info.stacks.signer_tip == Tip(None, None)
+
+
+async def test_a_broken_field_over_http_still_returns_the_answer(state: SimState) -> None:
+    srv = serve_fixed(state, with_field(REAL_INFO, "bitcoin.signer_tip.block_height", "abc"))
+    try:
+        async with SignerApi(srv.url, timeout=3.0) as client:
+            info = await client.info()
+    finally:
+        srv.stop()
+    assert info.build_info.git_revision == "v1.3.3"
+    assert info.evidence.request.endswith("/info")
+    assert 'bitcoin.signer_tip.block_height: expected an integer or null, got "abc"' in (
+        info.evidence.error
+    )
+
+
+async def test_a_body_that_is_not_an_object_is_a_protocol_error(state: SimState) -> None:
+    srv = serve_fixed(state, [1, 2, 3])
     try:
         async with SignerApi(srv.url, timeout=3.0) as client:
             with pytest.raises(SourceProtocolError) as caught:
                 await client.info()
     finally:
         srv.stop()
-    assert where in caught.value.detail
+    assert "object" in caught.value.detail
 
 
 def test_signer_timestamp_formats() -> None:

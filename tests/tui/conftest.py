@@ -3,10 +3,14 @@ real PostgreSQL fixture, a config pointing at it, and the app built through the 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,40 @@ from signer_tui.verify.binaries import pick_install
 from tests.conftest import SignerDb
 
 FROZEN = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+# Shown on screen in snapshots, so it cannot vary per run (see `fixed_backup_dir`).
+FIXED_BACKUPS = Path("/tmp/signer-tui-snapshot-backups")
+FIXED_LOCK_WAIT = 240.0
+
+
+@contextlib.contextmanager
+def fixed_backup_dir() -> Iterator[Path]:
+    """Own `FIXED_BACKUPS` for a while: two test runs on one host take turns with it.
+
+    The path must be the same in every run (SVG snapshots show it), so instead of making it
+    unique, its users serialise on a lock file next to it; only the holder creates, fills or
+    removes the directory.
+    """
+    fd = os.open(f"{FIXED_BACKUPS}.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        deadline = time.monotonic() + FIXED_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{FIXED_BACKUPS} stayed locked by another test run for "
+                        f"{FIXED_LOCK_WAIT:g} s"
+                    ) from None
+                time.sleep(0.2)
+        shutil.rmtree(FIXED_BACKUPS, ignore_errors=True)
+        try:
+            yield FIXED_BACKUPS
+        finally:
+            shutil.rmtree(FIXED_BACKUPS, ignore_errors=True)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @dataclass
@@ -33,11 +71,13 @@ class Stack:
     db: SignerDb
     tmp: Path
     backups: Path
+    cleanups: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def use_fixed_backup_dir(self) -> None:
-        """Move the dumps to a fixed path, so screens that show it are the same every run."""
-        fixed = Path("/tmp/signer-tui-snapshot-backups")
-        shutil.rmtree(fixed, ignore_errors=True)
+        """Move the dumps to a fixed path, so screens that show it are the same every run.
+
+        The path stays this test's until the `stack` fixture ends."""
+        fixed = self.cleanups.enter_context(fixed_backup_dir())
         shutil.copytree(self.backups, fixed, copy_function=shutil.copy2)
         self.backups = fixed
 
@@ -63,9 +103,11 @@ def stack(signer_db: SignerDb, tmp_path: Path) -> Iterator[Stack]:
     feeds = FeedSimulators(signer_db.state).start()
     backups = tmp_path / "backups"
     make_backup_dir(backups, signer_db.conninfo, pick_install(), model.utcnow())
-    yield Stack(env, feeds, signer_db, tmp_path, backups)
-    env.stop()
-    feeds.stop()
+    created = Stack(env, feeds, signer_db, tmp_path, backups)
+    with created.cleanups:
+        yield created
+        env.stop()
+        feeds.stop()
 
 
 def make_app(loaded: LoadedConfig, tmp: Path, **kwargs: Any) -> SignerApp:

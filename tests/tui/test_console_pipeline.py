@@ -58,7 +58,7 @@ async def test_fifteen_minutes_on_default_intervals_no_stale_row_and_bounded_fee
 
     monkeypatch.setattr(collector_module, "utcnow", fake.now)
     app = make_app(stack.config(), stack.tmp, clock=fake.now)
-    for collector in app.pipeline.profiles + [app.pipeline.shared]:
+    for collector in [*app.pipeline.profiles, app.pipeline.shared]:
         collector.clock = fake.now
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +19,6 @@ from textual.widgets import Static
 from tests.tui.conftest import ALL_SOURCES, FROZEN, Stack, make_app
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def _remove_fixed_backup_dir() -> Any:
-    yield
-    shutil.rmtree("/tmp/signer-tui-snapshot-backups", ignore_errors=True)
 
 
 async def settle(pilot: Any, name: str | None) -> None:

@@ -1,0 +1,193 @@
+"""Structural properties that keep start-up fast (issue 16), checked in fresh interpreters.
+
+Timings are the benchmark's business; these are the properties behind them: one SSL context
+per process and none for plain-http services, and no heavy imports on the paths that only
+print (`--version`, `--help`, `check --help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from signer_tui import demo
+from signer_tui.demo_scenarios import INCIDENT_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# -- one SSL context per process ------------------------------------------------------------
+
+COUNT_SSL = """
+import asyncio, json, ssl
+
+counts = {"contexts": 0, "ca_loads": 0}
+real_new = ssl.SSLContext.__new__
+real_load = ssl.SSLContext.load_verify_locations
+
+def counting_new(cls, *args, **kwargs):
+    counts["contexts"] += 1
+    return real_new(cls, *args, **kwargs)
+
+def counting_load(self, *args, **kwargs):
+    counts["ca_loads"] += 1
+    return real_load(self, *args, **kwargs)
+
+ssl.SSLContext.__new__ = counting_new
+ssl.SSLContext.load_verify_locations = counting_load
+
+from signer_tui.sources.bitcoind import Bitcoind
+from signer_tui.sources.github import GitHub
+from signer_tui.sources.http import HttpService, shared_ssl_context
+from signer_tui.sources.osv import Osv
+from signer_tui.sources.signer import SignerApi
+
+seen = {}
+
+async def main():
+    clients = []
+    # 50 profiles' worth of loopback services over plain http, and the feeds' simulators.
+    for port in range(50):
+        clients.append(SignerApi(f"http://127.0.0.1:{8801 + port}"))
+        clients.append(HttpService(f"http://127.0.0.1:{9184 + port}/metrics"))
+    clients.append(GitHub("http://127.0.0.1:9999"))  # follows redirects; still plain http
+    seen["http"] = dict(counts)
+    for port in range(40):
+        clients.append(HttpService(f"https://api-{port}.example.invalid"))
+    clients.append(GitHub())
+    clients.append(Osv())
+    clients.append(HttpService("HTTPS://API.EXAMPLE.INVALID"))
+    seen["https"] = dict(counts)
+    seen["same"] = all(
+        c._client._transport._pool._ssl_context is shared_ssl_context()
+        for c in clients
+        if c.base_url.lower().startswith("https://")
+    )
+    seen["none_for_http"] = all(
+        c._client._transport._pool._ssl_context is None
+        for c in clients
+        if c.base_url.startswith("http://")
+    )
+    for client in clients:
+        await client.aclose()
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def test_one_ssl_context_for_every_https_client_and_none_for_http() -> None:
+    seen = json.loads(run_python(COUNT_SSL))
+    assert seen["http"] == {"contexts": 0, "ca_loads": 0}, "a plain-http client built TLS state"
+    assert seen["https"] == {"contexts": 1, "ca_loads": 1}, "https clients must share one"
+    assert seen["same"] and seen["none_for_http"]
+
+
+# -- nothing heavy on the paths that only print ---------------------------------------------
+
+IMPORTS_OF = """
+import contextlib, io, json, sys
+from signer_tui import cli
+
+out = io.StringIO()
+code = 0
+with contextlib.redirect_stdout(out):
+    try:
+        code = cli.main({argv!r})
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({{"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}}))
+"""
+
+HEAVY = ("psycopg", "textual", "rich", "signer_tui.sim", "signer_tui.ui", "signer_tui.demo")
+# verify-backup's argument parser (stdlib and signer_tui.model only) registers the
+# sub-command; everything else under signer_tui.verify is the restore machinery.
+VERIFY_PARSER = {"signer_tui.verify", "signer_tui.verify.command"}
+
+
+def heavy_imports(modules: list[str]) -> list[str]:
+    return [
+        name
+        for name in modules
+        if any(name == h or name.startswith(h + ".") for h in HEAVY)
+        or (name.startswith("signer_tui.verify") and name not in VERIFY_PARSER)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "printed"),
+    [
+        (["--version"], "signer-tui "),
+        (["--help"], "verify-backup"),
+        (["check", "--help"], "--prometheus"),
+        (["demo", "--help"], "stop-signer"),  # the scenario names, without the demo
+        (["verify-backup", "--help"], "--latest"),
+    ],
+    ids=["version", "help", "check-help", "demo-help", "verify-help"],
+)
+def test_printing_paths_import_nothing_heavy(argv: list[str], printed: str) -> None:
+    seen = json.loads(run_python(IMPORTS_OF.format(argv=argv)))
+    assert seen["code"] == 0
+    assert printed in seen["out"]
+    assert heavy_imports(seen["modules"]) == []
+    assert "signer_tui.verify.run" not in seen["modules"]
+
+
+def test_the_heavy_list_would_catch_the_demo() -> None:
+    # The detector itself: importing the demo pulls in everything it must flag.
+    seen = json.loads(
+        run_python(
+            "import json, sys; import signer_tui.demo; print(json.dumps(sorted(sys.modules)))"
+        )
+    )
+    flagged = heavy_imports(seen)
+    for name in ("signer_tui.demo", "psycopg", "signer_tui.sim", "signer_tui.verify.cluster"):
+        assert name in flagged
+
+
+def test_the_cli_scenario_names_are_the_demo_incidents() -> None:
+    assert INCIDENT_NAMES == demo.INCIDENT_NAMES == tuple(name for name, _ in demo.INCIDENTS)
+
+
+def test_verification_failures_are_still_one_line_without_importing_them_up_front(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from signer_tui.cli import run_handler
+    from signer_tui.verify.binaries import BinariesError
+    from signer_tui.verify.cluster import ClusterError
+
+    def failing(exc: Exception) -> Callable[[argparse.Namespace], int]:
+        def handler(_args: argparse.Namespace) -> int:
+            raise exc
+
+        return handler
+
+    assert run_handler(failing(ClusterError("initdb failed: disk full")), argparse.Namespace()) == 1
+    assert run_handler(failing(BinariesError("no pg_restore")), argparse.Namespace()) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "signer-tui: initdb failed: disk full",
+        "signer-tui: no pg_restore",
+    ]
+    # Anything else is a bug and keeps its traceback.
+    with pytest.raises(RuntimeError):
+        run_handler(failing(RuntimeError("bug")), argparse.Namespace())

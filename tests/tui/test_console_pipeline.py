@@ -99,7 +99,7 @@ async def test_stop_signer_turns_alive_crit_within_one_poll(stack: Stack) -> Non
         stack.env.state.signer_up = False
         stack.env.apply()  # the process dies: listening socket and open connections close
         await pilot.press("r")
-        for _ in range(100):
+        for _ in range(300):  # 15 s at most: one poll of the signer at its default interval
             await asyncio.sleep(0.05)
             found = {f.id: f for f in app.findings["mainnet"]}
             if found["node.signer.alive"].status is Status.CRIT:

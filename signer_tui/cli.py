@@ -475,7 +475,7 @@ def main_nagios(arguments: list[str]) -> int:
         err("\n".join(message))
         sys.stdout.write(nagios.failure("usage error: " + (message[-1] if message else "")))
         return nagios.EXIT_UNKNOWN
-    if args.handler is not cmd_check:
+    if getattr(args, "command", None) != "check":
         sys.stdout.write(nagios.failure("usage error: --nagios belongs to `signer-tui check`"))
         return nagios.EXIT_UNKNOWN
     try:

@@ -20,6 +20,18 @@ DEFAULT_SSH_PORT = 22
 SHOWN = 4
 
 
+# What a check looked at, for findings whose readers leave no Evidence of their own (file
+# modes, environments): the evidence then records this request and the details seen.
+REQUESTS = {
+    "posture.secrets.environment": "/proc/PID/environ of the signer and Docker container "
+    "environments (variable names only)",
+    "posture.secrets.backups": "stat of the backup directory and its files",
+    "posture.secrets.config": "this config's secret references; stat of {file: PATH} secrets",
+    "posture.logs.retention": "journald settings, Docker log drivers, log directory mtimes",
+    "posture.dedicated_nodes": "the Stacks node's [[events_observer]]; established connections",
+}
+
+
 def finding(
     fid: str,
     status: Status,
@@ -29,12 +41,16 @@ def finding(
     evidence: Iterable[Evidence] = (),
     details: Sequence[tuple[str, str]] = (),
 ) -> Finding:
+    found = tuple(evidence)
+    if not found and details and fid in REQUESTS:
+        seen = "\n".join(f"{label}: {value}" for label, value in details)
+        found = (Evidence("host", REQUESTS[fid], facts.observed_at, decoded=seen),)
     return Finding(
         id=fid,
         status=status,
         summary=summary,
         advice=advice if status is not Status.OK else "",
-        evidence=tuple(evidence),
+        evidence=found,
         observed_at=facts.observed_at,
         details=tuple(details),
     )

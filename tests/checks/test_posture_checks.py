@@ -296,6 +296,8 @@ def test_signer_environment() -> None:
     leak = healthy(signer_env=(ProcessEnv(100, "signer", ("SIGNER_SIGNER__PRIVATE_KEY", "PATH")),))
     f = one("posture.secrets.environment", leak)
     assert f.status is Status.WARN and "pid 100 (SIGNER_SIGNER__PRIVATE_KEY)" in f.summary
+    assert "variable names only" in f.evidence[0].request  # evidence says what was read
+    assert f.evidence[0].observed_at == NOW - timedelta(seconds=30)
     container = Container(
         "sbtc-signer", "ghcr.io/stacks-sbtc/sbtc:signer", env_names=("SIGNER_SIGNER__PRIVATE_KEY",)
     )

@@ -11,6 +11,7 @@ that reason: "does not apply here" must not read as healthy. Our own config is c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from signer_tui.checks.posture_access import (
@@ -33,7 +34,7 @@ from signer_tui.config import Profile, Settings
 from signer_tui.model import Finding, Status
 from signer_tui.sources.host import Socket, SocketTable
 from signer_tui.sources.host_docker import DockerFacts, PublishedPort
-from signer_tui.sources.host_facts import HostFacts, Unavailable
+from signer_tui.sources.host_facts import BitcoindClients, HostFacts, Unavailable
 from signer_tui.sources.host_system import FirewallFacts
 
 # Ids of the checks that need the signer host itself (all but our own config's secrets).
@@ -220,11 +221,18 @@ def check_firewall(facts: HostFacts, profile: Profile, now: datetime) -> Finding
 
 
 def posture_findings(
-    facts: HostFacts, profile: Profile, settings: Settings, now: datetime
+    facts: HostFacts,
+    profile: Profile,
+    settings: Settings,
+    now: datetime,
+    bitcoind: BitcoindClients | None = None,
 ) -> list[Finding]:
-    """Every posture finding for one profile: the entry point the pipeline registers."""
+    """Every posture finding for one profile: the entry point the pipeline registers.
+    `bitcoind` is bitcoind's own view of its clients when the pipeline fetched it."""
     if not profile.posture.enabled:
         return []
+    if bitcoind is not None:
+        facts = replace(facts, bitcoind=bitcoind)
     own = check_config_secrets(facts, settings, now)
     if not facts.local:
         reason = facts.locality

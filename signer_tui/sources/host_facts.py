@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
 from signer_tui.config import Profile, Settings
 from signer_tui.model import Evidence, clean_text, utcnow
+from signer_tui.sources.bitcoind import RpcResult
 from signer_tui.sources.errors import SourceError
 from signer_tui.sources.host import SocketTable, read_sockets
 from signer_tui.sources.host_docker import DockerFacts, read_docker
@@ -251,6 +252,18 @@ def bitcoind_clients(
         f"peers inbound {inbound}, outbound {outbound}",
     )
     return BitcoindClients(commands, inbound, outbound, (evidence,))
+
+
+class _RpcCaller(Protocol):
+    async def call(self, method: str, *params: Any) -> RpcResult: ...
+
+
+async def fetch_bitcoind_clients(bitcoind: _RpcCaller) -> BitcoindClients:
+    """`getrpcinfo` and `getpeerinfo` through the profile's existing `Bitcoind` client."""
+    rpcinfo = await bitcoind.call("getrpcinfo")
+    peers = await bitcoind.call("getpeerinfo")
+    clients = bitcoind_clients(rpcinfo.result, peers.result, rpcinfo.evidence.observed_at)
+    return replace(clients, evidence=(rpcinfo.evidence, peers.evidence))
 
 
 def with_bitcoind(

@@ -442,3 +442,17 @@ def test_dedicated_nodes() -> None:
 )
 def test_clock(clock: ClockFacts | Unavailable, status: Status) -> None:
     assert one("posture.clock", healthy(clock=clock)).status is status
+
+
+def test_demo_host_is_healthy_but_one_software_key_and_can_expose_metrics() -> None:
+    from signer_tui.sim.host import demo_host_facts
+
+    findings = {
+        f.id: f for f in posture_findings(demo_host_facts(PROFILE, NOW), PROFILE, SETTINGS, NOW)
+    }
+    bad = {fid: f.status for fid, f in findings.items() if f.status is not Status.OK}
+    assert bad == {"posture.ssh.hardware_keys": Status.WARN}
+    exposed = demo_host_facts(PROFILE, NOW, exposed_metrics=True)
+    findings = {f.id: f for f in posture_findings(exposed, PROFILE, SETTINGS, NOW)}
+    assert findings["posture.docker_published"].status is Status.CRIT
+    assert findings["posture.exposed"].status is Status.CRIT

@@ -270,3 +270,22 @@ def test_read_host_facts_from_fixtures(tmp_path: Path) -> None:
     assert facts.signer_config.has_private_key
     assert facts.metrics is None  # metrics_url is null
     assert facts.evidence  # gathered from every reader
+
+
+async def test_fetch_bitcoind_clients_through_the_rpc_client() -> None:
+    from signer_tui.model import Evidence
+    from signer_tui.sources.bitcoind import RpcResult
+    from signer_tui.sources.host_facts import fetch_bitcoind_clients
+
+    answers = {
+        "getrpcinfo": {"active_commands": [{"method": "getrpcinfo", "duration": 12}]},
+        "getpeerinfo": [{"inbound": True, "addr": "192.0.2.1:8333"}, {"inbound": False}],
+    }
+
+    class Fake:
+        async def call(self, method: str, *params: object) -> RpcResult:
+            return RpcResult(answers[method], Evidence("bitcoind", method, NOW))
+
+    clients = await fetch_bitcoind_clients(Fake())
+    assert clients.active_commands == () and clients.inbound_peers == 1
+    assert [e.request for e in clients.evidence] == ["getrpcinfo", "getpeerinfo"]

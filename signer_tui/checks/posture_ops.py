@@ -22,6 +22,7 @@ from signer_tui.sources.host import SocketTable, scope_of
 from signer_tui.sources.host_docker import Container, DockerFacts
 from signer_tui.sources.host_facts import HostFacts, Unavailable
 from signer_tui.sources.host_files import (
+    EventObserver,
     JournaldFacts,
     SignerConfigFacts,
     StacksNodeConfig,
@@ -243,9 +244,21 @@ def _remote_clients(table: SocketTable, port: int | None) -> list[str]:
     )
 
 
-def _is_signer_observer(endpoint: str, profile: Profile) -> bool:
-    port = url_port(profile.signer.api_url)
-    return endpoint.rsplit(":", 1)[-1].strip("/") == str(port) or "signer" in endpoint
+# The Stacks signer (stacks-signer) subscribes to these; the sBTC signer runs beside one.
+_STACKS_SIGNER_EVENTS = frozenset({"stackerdb", "block_proposal", "burn_blocks"})
+
+
+def _observer_role(observer: EventObserver, profile: Profile) -> str:
+    """sbtc | stacks-signer | other: who an `[[events_observer]]` feeds."""
+    port = str(url_port(profile.signer.api_url))
+    if observer.endpoint.rsplit(":", 1)[-1].strip("/") == port or any(
+        "sbtc-registry" in key for key in observer.events_keys
+    ):
+        return "sbtc"
+    keys = set(observer.events_keys)
+    if keys and keys <= _STACKS_SIGNER_EVENTS:
+        return "stacks-signer"
+    return "other"
 
 
 def check_dedicated_nodes(facts: HostFacts, profile: Profile, now: datetime) -> Finding:
@@ -269,8 +282,9 @@ def check_dedicated_nodes(facts: HostFacts, profile: Profile, now: datetime) -> 
         if node.error:
             verdicts.append((Status.UNKNOWN, f"{node.path}: {node.error}"))
         else:
-            mine = [o for o in node.observers if _is_signer_observer(o.endpoint, profile)]
-            others = [o for o in node.observers if o not in mine]
+            roles = [(o, _observer_role(o, profile)) for o in node.observers]
+            mine = [o for o, role in roles if role == "sbtc"]
+            others = [o for o, role in roles if role == "other"]
             if not mine:
                 verdicts.append(
                     (
@@ -286,9 +300,8 @@ def check_dedicated_nodes(facts: HostFacts, profile: Profile, now: datetime) -> 
                 ]
                 verdicts.append((Status.WARN, f"the Stacks node also feeds {listing(names)}"))
             if mine and not others:
-                verdicts.append(
-                    (Status.OK, f"the Stacks node feeds only the signer ({mine[0].endpoint})")
-                )
+                fed = listing([o.endpoint for o, _ in roles])
+                verdicts.append((Status.OK, f"the Stacks node feeds only the signers ({fed})"))
     if isinstance(facts.sockets, SocketTable):
         evidence.extend(facts.sockets.evidence)
         for role, url in (

@@ -419,15 +419,32 @@ def test_dedicated_nodes() -> None:
     )
     f = one("posture.dedicated_nodes", healthy(stacks_config=api))
     assert f.status is Status.WARN and "stacks-api:3700 (all events: an API node?)" in f.summary
-    lost = StacksNodeConfig("/etc/stacks/Config.toml", (EventObserver("stacks-api:3700", ("*",)),))
+    with_stacks_signer = StacksNodeConfig(
+        "/etc/stacks/Config.toml",
+        (
+            EventObserver("sbtc-signer:8801", ("x.sbtc-registry::print",)),
+            EventObserver("stacks-signer:30000", ("stackerdb", "block_proposal", "burn_blocks")),
+        ),
+    )
+    f = one("posture.dedicated_nodes", healthy(stacks_config=with_stacks_signer))
+    assert f.status is Status.OK, f.summary
+    lost = StacksNodeConfig(
+        "/etc/stacks/Config.toml",
+        (
+            EventObserver("stacks-api:3700", ("*",)),
+            EventObserver("stacks-signer:30000", ("stackerdb",)),
+        ),
+    )
     assert one("posture.dedicated_nodes", healthy(stacks_config=lost)).status is Status.CRIT
     clients = sockets(connection("10.0.0.5", 8332, "10.0.0.99"))
     f = one("posture.dedicated_nodes", healthy(sockets=clients))
     assert f.status is Status.WARN and "bitcoind RPC serves remote clients: 10.0.0.99" in f.summary
     unset = one("posture.dedicated_nodes", healthy(stacks_config=None))
     assert unset.status is Status.UNKNOWN and "posture.stacks_config" in unset.summary
-    rpc = healthy(bitcoind=BitcoindClients(("getblock",), 8, 10))
-    f = one("posture.dedicated_nodes", rpc)
+    view = BitcoindClients(("getblock",), 8, 10)
+    f = {x.id: x for x in posture_findings(healthy(), PROFILE, SETTINGS, NOW, bitcoind=view)}[
+        "posture.dedicated_nodes"
+    ]
     assert f.status is Status.OK and any("getblock" in text for _, text in f.details)
 
 

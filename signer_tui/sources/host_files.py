@@ -358,7 +358,10 @@ def read_journald(
         argv = [*journalctl, "--quiet", "--no-pager", "--output=short-unix", "--lines=1"]
         run = run_command([*argv, f"--until=@{int(cutoff.timestamp())}"], "journalctl")
         evidence.append(run.evidence("host.journald"))
-        if run.returncode == 0:
+        # Without the adm/systemd-journal group journalctl shows only the user's own journal
+        # and says so on stderr: then it cannot tell how far back the system journal goes.
+        partial = "not seeing messages" in run.stderr or "insufficient permissions" in run.stderr
+        if run.returncode == 0 and not partial:
             checked = True
             match = re.match(r"^(\d+(?:\.\d+)?)\s", run.stdout.strip())
             if match:

@@ -149,6 +149,22 @@ def test_journald_config_and_retention_window_from_fixtures(tmp_path: Path) -> N
     assert "--until=@" in facts.evidence[-1].request
 
 
+def test_journald_window_unknown_when_journalctl_cannot_see_the_system_journal(
+    tmp_path: Path,
+) -> None:
+    hint = "Hint: You are currently not seeing messages from other users and the system.\n"
+    facts = read_journald(
+        NOW,
+        90 * 86400,
+        analyze=missing_tool(tmp_path, "systemd-analyze"),
+        journalctl=fake_tool(tmp_path, "journalctl", "", stderr=hint),
+        conf=tmp_path / "none.conf",
+        drop_dirs=(),
+        journal_dirs=(tmp_path / "journal",),
+    )
+    assert not facts.window_checked and facts.entry_before_window is None
+
+
 def test_parse_journald_conf_ignores_other_sections() -> None:
     text = "[Journal]\nSystemMaxUse=1G\n[Other]\nSystemMaxUse=9G\n"
     assert parse_journald_conf(text) == {"SystemMaxUse": "1G"}

@@ -85,7 +85,8 @@ def check_exposed(facts: HostFacts, profile: Profile, now: datetime) -> Finding:
             continue
         status = _exposure(sock.local_port, plan)
         if status is not None:
-            key = (sock.proto.rstrip("6"), sock.local_port, sock.owner or "")
+            # IPv4 and IPv6 wildcards of one service are one offender (docker-proxy runs two).
+            key = (sock.proto.rstrip("6"), sock.local_port, "")
             offenders.setdefault(key, (status, sock))
     ordered = sorted(offenders.values(), key=lambda item: (-item[0].rank, item[1].local_port))
     details = [
@@ -130,10 +131,13 @@ def check_docker_published(facts: HostFacts, profile: Profile, now: datetime) ->
         return finding(fid, Status.OK, f"no Docker on this host ({docker.reason})", facts)
     plan = port_plan(facts, profile)
     bad: list[tuple[Status, PublishedPort]] = []
+    seen: set[tuple[int, str, str]] = set()
     for port in docker.published:
-        if port.scope in ("wildcard", "public"):
+        key = (port.host_port, port.proto, port.container)  # 0.0.0.0 and :: are one publish
+        if port.scope in ("wildcard", "public") and key not in seen:
             status = _exposure(port.host_port, plan)
             if status is not None:
+                seen.add(key)
                 bad.append((status, port))
     bad.sort(key=lambda item: (-item[0].rank, item[1].host_port))
     details = [(p.describe(), _role(p.host_port, plan)) for _, p in bad]

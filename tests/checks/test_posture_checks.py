@@ -93,6 +93,14 @@ def test_exposed_metrics_on_all_interfaces_is_crit_with_its_process() -> None:
     assert "127.0.0.1" in f.advice
 
 
+def test_exposed_counts_a_service_on_both_wildcards_once() -> None:
+    both = sockets(
+        listener("0.0.0.0", 9184, "8/docker-proxy"), listener("::", 9184, "9/docker-proxy", "tcp6")
+    )
+    f = one("posture.exposed", healthy(sockets=both))
+    assert f.summary == "1 service(s) listen on every interface: 9184 signer metrics"
+
+
 def test_exposed_unexpected_public_port_is_warn_and_owner_gap_is_said() -> None:
     table = SocketTable((*HEALTHY_SOCKETS, listener("::", 8080, None, "tcp6")), False)  # type: ignore[arg-type]
     f = one("posture.exposed", healthy(sockets=table))
@@ -145,6 +153,7 @@ def test_docker_published_metrics_and_rpc_are_crit() -> None:
     facts = healthy(
         docker=docker(
             PublishedPort("sbtc-signer", "0.0.0.0", 9184, 9184),
+            PublishedPort("bitcoind", "0.0.0.0", 8332, 8332),
             PublishedPort("bitcoind", "::", 8332, 8332),
             PublishedPort("sbtc-signer", "0.0.0.0", 4122, 4122),
             PublishedPort("sbtc-signer", "127.0.0.1", 8801, 8801),
@@ -154,6 +163,7 @@ def test_docker_published_metrics_and_rpc_are_crit() -> None:
     assert f.status is Status.CRIT
     assert "8332 bitcoind RPC (bitcoind)" in f.summary and "9184 signer metrics" in f.summary
     assert "4122" not in f.summary and "8801" not in f.summary
+    assert f.summary.count("8332") == 1  # IPv4 and IPv6 publishes of one port are one
     assert "ufw" in f.advice
 
 

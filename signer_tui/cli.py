@@ -220,7 +220,7 @@ def _pipeline(args: argparse.Namespace) -> tuple[LoadedConfig, Any, Any]:
     if args.profile is not None:
         loaded.settings.profile(args.profile)  # a ConfigError naming the known profiles
     store = credentials.SecretStore(credentials.resolve_all(loaded.settings))
-    return loaded, build_pipeline(loaded.settings, store), store
+    return loaded, build_pipeline(loaded.settings, store, config_path=loaded.path), store
 
 
 def _log_to_state_dir() -> None:
@@ -258,6 +258,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.nagios and (args.json or args.quiet):
+        raise UsageError("--nagios prints its own output: drop --json/--quiet")
     _loaded, pipeline, _store = _pipeline(args)
     _log_to_state_dir()
     memory = None if args.no_memory else Path(args.memory or locations.state_dir() / MEMORY_FILE)
@@ -299,6 +301,12 @@ def check_and_report(
             remembered.save(memory, collectors, now)
     if getattr(args, "prometheus", None):
         promfile.write(Path(args.prometheus), promfile.render(snapshots, now))
+    if getattr(args, "nagios", False):
+        from signer_tui.present import nagios
+
+        report, code = nagios.render(snapshots, now)
+        sys.stdout.write(report)
+        return code
     if args.json:
         out(jsonout.render(snapshots, now).rstrip("\n"))
     elif not getattr(args, "quiet", False):
@@ -417,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--prometheus", metavar="FILE", help="also write a Prometheus textfile (atomically)"
     )
+    check.add_argument(
+        "--nagios",
+        action="store_true",
+        help="Nagios/Icinga plugin output: one status line + perfdata; exit 0 OK, 1 WARNING, "
+        "2 CRITICAL, 3 UNKNOWN (also for usage and config errors)",
+    )
     check.set_defaults(handler=cmd_check)
 
     from signer_tui.demo_scenarios import INCIDENT_NAMES
@@ -470,8 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--nagios" in arguments:
+        return main_nagios(arguments)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     handler: Handler = args.handler
     return run_handler(handler, args)
 
@@ -489,6 +506,45 @@ def _loaded_failures() -> tuple[type[BaseException], ...]:
         if loaded is not None:
             found.append(getattr(loaded, name))
     return tuple(found)
+
+
+def main_nagios(arguments: list[str]) -> int:
+    """`check --nagios`: as a monitoring plugin, every failure to check is UNKNOWN (3), with
+    its one status line on stdout (the stream Nagios reads) and the detail on stderr."""
+    import contextlib
+    import io
+
+    from signer_tui.present import nagios
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            args = build_parser().parse_args(arguments)
+    except SystemExit as exc:
+        if exc.code in (0, None):  # --help
+            return EXIT_OK
+        message = captured.getvalue().strip().splitlines()
+        err("\n".join(message))
+        sys.stdout.write(nagios.failure("usage error: " + (message[-1] if message else "")))
+        return nagios.EXIT_UNKNOWN
+    if getattr(args, "command", None) != "check":
+        sys.stdout.write(nagios.failure("usage error: --nagios belongs to `signer-tui check`"))
+        return nagios.EXIT_UNKNOWN
+    try:
+        return cmd_check(args)
+    except ConfigError as exc:
+        problems = [str(p) for p in exc.problems]
+        for problem in problems:
+            err(problem)
+        sys.stdout.write(nagios.failure(f"configuration error: {problems[0]}", problems[1:]))
+    except UsageError as exc:
+        err(f"signer-tui: error: {exc}")
+        sys.stdout.write(nagios.failure(f"usage error: {exc}"))
+    except KeyboardInterrupt:
+        sys.stdout.write(nagios.failure("interrupted"))
+    except Exception as exc:  # a plugin must answer UNKNOWN, never a traceback and exit 1
+        sys.stdout.write(nagios.failure(f"internal error: {type(exc).__name__}: {exc}"))
+    return nagios.EXIT_UNKNOWN
 
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:

@@ -257,6 +257,20 @@ class Thresholds(StrictModel):
     min_bitcoind_major: int = Field(25, ge=0)
 
 
+class Posture(StrictModel):
+    """Host posture checks (firewall, SSH, secrets, logs) for the host this runs on."""
+
+    enabled: bool = True
+    poll: Duration = 300.0
+    signer_config: Path | None = Field(None, description="the signer's TOML (private_key)")
+    stacks_config: Path | None = Field(None, description="the Stacks node's Config.toml")
+    sshd_config: Path = Path("/etc/ssh/sshd_config")
+    log_dirs: list[Path] = Field(default_factory=list)
+    allowed_ports: list[Port] = Field(default_factory=list)
+    signer_process: str = Field("signer", min_length=1, max_length=64)
+    min_log_retention: Duration = 90 * 86400.0
+
+
 _DEFAULT_CHAIN_API = {
     "mainnet": "https://api.hiro.so",
     "testnet": "https://api.testnet.hiro.so",
@@ -276,6 +290,7 @@ class Profile(StrictModel):
     backups: Backups | None = None
     poll: PollIntervals = Field(default_factory=lambda: PollIntervals())
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
+    posture: Posture = Field(default_factory=lambda: Posture())
 
     @field_validator("deployer")
     @classmethod

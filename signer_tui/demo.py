@@ -141,6 +141,7 @@ class DemoStack:
                 name,
                 backups={"kind": "pg_dump", "location": str(self.backups[name])},
                 poll=poll,
+                posture={"enabled": True, "poll": "60s"},
             )
             for name, env in self.envs.items()
         ]
@@ -312,10 +313,22 @@ def demo_state_dir() -> Path:
 def build(stack: DemoStack) -> Any:
     """The demo's pipeline (a `signer_tui.pipeline.build.Pipeline`)."""
     from signer_tui.pipeline.build import build_pipeline
+    from signer_tui.sources.host_facts import HOST
 
     return build_pipeline(
         stack.settings(),
         SecretStore(),
         history_reader=history_reader,
         feed_cache=stack.feed_cache(),
+        builders={HOST: _simulated_host},
     )
+
+
+def _simulated_host(ctx: Any) -> Any:
+    """The demo shows a simulated signer host, never the posture of the machine it runs on."""
+    from signer_tui.model import utcnow
+    from signer_tui.sim.host import demo_host_facts
+    from signer_tui.sources.keys import Poll
+
+    profile = ctx.profile
+    return Poll(lambda: demo_host_facts(profile, utcnow()), profile.posture.poll, blocking=True)

@@ -8,9 +8,10 @@ is built from the profile by its own key's builder (`sources/catalog.py` and fri
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from signer_tui.checks.registry import CheckSpec, all_checks
@@ -103,6 +104,7 @@ class _Context:
         secrets: SecretStore,
         feed_cache: FeedCache | None,
         history: HistoryReader,
+        config_path: Path | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._collector = collector
@@ -111,6 +113,7 @@ class _Context:
         self._secrets = secrets
         self._feed_cache = feed_cache
         self._history = history
+        self._config_path = config_path
         self._memo: dict[str, Any] = {}
 
     @property
@@ -124,6 +127,10 @@ class _Context:
     @property
     def feed_cache(self) -> FeedCache | None:
         return self._feed_cache
+
+    @property
+    def config_path(self) -> Path | None:
+        return self._config_path
 
     def secret(self, ref: Any) -> Secret | None:
         return self._secrets.get(ref)
@@ -151,9 +158,14 @@ class _Context:
         return self._history(profile)
 
 
-def _add_job(collector: Collector, source: Source[Any], ctx: _Context) -> None:
+Builder = Callable[[Any], Any]
+
+
+def _add_job(
+    collector: Collector, source: Source[Any], ctx: _Context, builder: Builder | None = None
+) -> None:
     try:
-        poll = source.build(ctx)
+        poll = (builder or source.build)(ctx)
     except SourceError as exc:
         # The client cannot be built (a missing secret…): poll the reason, at the interval of
         # a node poll so that fixing it shows up soon.
@@ -173,7 +185,11 @@ def build_pipeline(
     feed_cache: FeedCache | None = None,
     checks: Sequence[CheckSpec] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    config_path: Path | None = None,
+    builders: Mapping[Source[Any], Builder] | None = None,
 ) -> Pipeline:
+    """`builders` replaces how some sources are built (the demo's simulated host)."""
+    swap = {id(source): build for source, build in (builders or {}).items()}
     specs = list(checks) if checks is not None else all_checks()
     sources: dict[int, Source[Any]] = {}
     for spec in specs:
@@ -195,13 +211,22 @@ def build_pipeline(
         )
     for collector in pipeline.profiles:
         ctx = _Context(
-            pipeline, collector, collector.profile, settings, secrets, feed_cache, history
+            pipeline,
+            collector,
+            collector.profile,
+            settings,
+            secrets,
+            feed_cache,
+            history,
+            config_path,
         )
         for source in sources.values():
             if source.scope == "profile":
-                _add_job(collector, source, ctx)
-    shared_ctx = _Context(pipeline, shared, None, settings, secrets, feed_cache, history)
+                _add_job(collector, source, ctx, swap.get(id(source)))
+    shared_ctx = _Context(
+        pipeline, shared, None, settings, secrets, feed_cache, history, config_path
+    )
     for source in sources.values():
         if source.scope == "shared":
-            _add_job(shared, source, shared_ctx)
+            _add_job(shared, source, shared_ctx, swap.get(id(source)))
     return pipeline

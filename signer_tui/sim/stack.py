@@ -94,6 +94,8 @@ class SimEnvironment:
             },
             "stacks": {"rpc_url": self.url("stacks"), "timeout": "2s"},
             "chain_api": {"url": self.url("hiro"), "timeout": "2s"},
+            # Simulated services do not run on this host: its posture says nothing of them.
+            "posture": {"enabled": False},
         }
         if self.db_conninfo is not None:
             params = psycopg.conninfo.conninfo_to_dict(self.db_conninfo)

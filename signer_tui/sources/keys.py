@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 from signer_tui.model import Observation
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from signer_tui.config import Profile, Settings
     from signer_tui.credentials import Secret
     from signer_tui.sources.backup_types import VerificationRecord
@@ -53,6 +55,11 @@ class PollContext(Protocol):
 
     @property
     def feed_cache(self) -> FeedCache | None: ...
+
+    @property
+    def config_path(self) -> Path | None:
+        """The config file in use (posture checks read its permissions)."""
+        ...
 
     def secret(self, ref: Any) -> Secret | None:
         """Resolve a secret reference (raises a SourceError when it cannot be)."""

@@ -99,10 +99,10 @@ def test_stop_signer_shows_on_the_next_poll_of_a_running_console(stack: demo.Dem
     # as in a console that was already running: a dead signer must not keep answering.
     # Last in the module: every poll also spends the shared GitHub simulator's 60 requests
     # an hour, and test_advisory needs a fresh feed.
-    collectors = demo.build(stack)
+    pipeline = demo.build(stack)
 
     async def poll() -> dict[str, Any]:
-        snapshots = await asyncio.gather(*(c.collect_once() for c in collectors))
+        snapshots = await pipeline.collect_once()
         snapshot = next(s for s in snapshots if s.profile == "mainnet")
         return {f.id: f for f in snapshot.findings}
 
@@ -115,8 +115,7 @@ def test_stop_signer_shows_on_the_next_poll_of_a_running_console(stack: demo.Dem
             after = await poll()
             return before, during, after
         finally:
-            for collector in collectors:
-                await collector.aclose()
+            await pipeline.aclose()
 
     before, during, after = asyncio.run(run())
     assert before["node.signer.alive"].status is Status.OK

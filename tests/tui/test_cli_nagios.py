@@ -12,6 +12,8 @@ from tests.tui.conftest import Stack
 def nagios(stack: Stack, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
     # Posture would inspect this test machine, not the simulated signer host.
     stack.config(posture={"enabled": False})
+    # A moving chain: the second round sees the tip move (a frozen one is UNKNOWN "watching").
+    stack.env.state.stacks_block_seconds = 0.1
     code = main(
         ["--config", str(stack.tmp / "config.yaml"), "check", "--nagios", "--settle", "0.5"]
     )

@@ -45,6 +45,7 @@ def settings(**thresholds: Any) -> Settings:
                     "chain_api": {"url": "http://127.0.0.1:9"},
                     "db": {"host": "/nonexistent", "dbname": "signer", "user": "u"},
                     "thresholds": thresholds,
+                    "posture": {"enabled": False},
                 }
             ]
         }

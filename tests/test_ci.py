@@ -79,3 +79,27 @@ def test_the_ci_script_stops_at_the_first_failure() -> None:
     last = [line for line in script.splitlines() if line.strip()][-1]
     # ...and exits with the test command's code: it is the last line, chained with &&.
     assert last.endswith("&& python3 -m pytest"), "the test command must be the script's last"
+
+
+def test_pytest_collecting_nothing_fails_the_run(tmp_path: Path) -> None:
+    # The script's own prologue, exit trap and final line, with a python3 whose pytest
+    # collects nothing (exit 5): the run must exit 5, not 0.
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    kept = [line for line in lines if line.startswith(("set -", "trap ", "work="))]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text('#!/bin/sh\n[ "$1 $2" = "-m pytest" ] && exit 5\nexit 0\n')
+    (fake / "python3").chmod(0o755)
+    script = tmp_path / "run"
+    script.write_text("\n".join([*kept, lines[-1]]) + "\n")
+    result = subprocess.run(
+        ["bash", str(script)],
+        cwd=tmp_path,
+        env={"PATH": f"{fake}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert [line for line in kept if line.startswith("trap ")], "the exit trap was not found"
+    assert result.returncode == 5, result.stderr

@@ -1,8 +1,8 @@
 """Structural properties that keep start-up fast (issue 16), checked in fresh interpreters.
 
 Timings are the benchmark's business; these are the properties behind them: one SSL context
-per process and none for plain-http services, and no heavy imports on the paths that only
-print (`--version`, `--help`, `check --help`).
+per process and none for plain-http services, no heavy imports on the paths that only print
+(`--version`, `--help`, `check --help`), and `--version` before even the CLI loads.
 """
 
 from __future__ import annotations
@@ -107,13 +107,13 @@ def test_one_ssl_context_for_every_https_client_and_none_for_http() -> None:
 
 IMPORTS_OF = """
 import contextlib, io, json, sys
-from signer_tui import cli
+from signer_tui import {module} as entry
 
 out = io.StringIO()
 code = 0
 with contextlib.redirect_stdout(out):
     try:
-        code = cli.main({argv!r})
+        code = entry.main({argv!r})
     except SystemExit as exc:
         code = exc.code
 print(json.dumps({{"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}}))
@@ -146,11 +146,28 @@ def heavy_imports(modules: list[str]) -> list[str]:
     ids=["version", "help", "check-help", "demo-help", "verify-help"],
 )
 def test_printing_paths_import_nothing_heavy(argv: list[str], printed: str) -> None:
-    seen = json.loads(run_python(IMPORTS_OF.format(argv=argv)))
+    # Through the console script's entry point, as `signer-tui ...` runs.
+    seen = json.loads(run_python(IMPORTS_OF.format(module="entry", argv=argv)))
     assert seen["code"] == 0
     assert printed in seen["out"]
     assert heavy_imports(seen["modules"]) == []
     assert "signer_tui.verify.run" not in seen["modules"]
+
+
+def test_version_is_answered_before_the_cli_and_its_config_schema_load() -> None:
+    fast = json.loads(run_python(IMPORTS_OF.format(module="entry", argv=["--version"])))
+    modules = set(fast["modules"])
+    assert not modules & {"signer_tui.cli", "signer_tui.config", "pydantic", "yaml", "httpx"}
+    # The same words and exit code as argparse's own --version.
+    full = json.loads(run_python(IMPORTS_OF.format(module="cli", argv=["--version"])))
+    assert (fast["code"], fast["out"]) == (full["code"], full["out"]) == (0, fast["out"])
+    assert fast["out"].startswith("signer-tui ")
+
+
+def test_the_console_script_and_python_m_use_the_entry_point() -> None:
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'signer-tui = "signer_tui.entry:main"' in pyproject
+    assert "from signer_tui.entry import main" in (REPO / "signer_tui" / "__main__.py").read_text()
 
 
 def test_the_heavy_list_would_catch_the_demo() -> None:

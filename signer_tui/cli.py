@@ -429,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     from signer_tui.verify import command as verify_command
 
     verify_command.add_parser(sub)
+
+    from signer_tui.runbooks import cli as runbook_cli
+
+    runbook_cli.add_parsers(sub)
     return parser
 
 

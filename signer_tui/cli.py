@@ -239,6 +239,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
     )
     if args.profile is not None:
         app.current = next(i for i, c in enumerate(collectors) if c.name == args.profile)
+    from signer_tui.ui.screens.runbooks import attach
+
+    attach(app, runs_dir=settings.runbooks.runs_dir, group=settings.runbooks.group)
     app.run(mouse=settings.ui.mouse)
     return app.return_code or EXIT_OK
 

@@ -152,7 +152,7 @@ class RunSession:
                     f"(use {', '.join(r for r in RESULTS[step.kind] if r != 'approved')})"
                 )
             note = note.strip()
-            if NEEDS_NOTE.get(result) and not note:
+            if NEEDS_NOTE.get(result) and not note and step.kind != "check":
                 raise RunError(f"'{result}' needs {NEEDS_NOTE[result]}")
             if step.kind == "action" and result == "done" and not note:
                 raise RunError("an action done by hand needs a note saying how and what it showed")

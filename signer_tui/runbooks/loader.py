@@ -256,7 +256,7 @@ def parse_runbook(path: Path, origin: str, known_actions: Iterable[str]) -> Runb
         _check_routes(check, parsed)
         steps = [s for _i, s in parsed]
     if check.problems:
-        raise RunbookError(check.problems)
+        raise RunbookError(sorted(check.problems, key=lambda p: p.line or 0))
     return Runbook(
         name,
         title,

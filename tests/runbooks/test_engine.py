@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from signer_tui.model import Status
+from signer_tui.runbooks.actions import ActionRegistry, ActionResult
 from signer_tui.runbooks.engine import RunError, RunSession
 from signer_tui.runbooks.livecheck import evaluate, rows_for
 from signer_tui.runbooks.walk import Terminal, walk
-from signer_tui.runbooks.actions import ActionRegistry, ActionResult
 from tests.runbooks.helpers import NOW, finding, person, runs_dir, shipped, write_runbook
 
 FOUR_EYES = """\

@@ -20,6 +20,7 @@ from typing import Any
 
 from signer_tui.credentials import REDACTOR
 from signer_tui.model import utcnow
+from signer_tui.runbooks.actions import ACTION_NAMES
 from signer_tui.runbooks.identity import Identity
 from signer_tui.runbooks.livecheck import CheckRow
 from signer_tui.runbooks.loader import RunbookError, parse_runbook
@@ -96,7 +97,7 @@ class RunSession:
         run_id: str,
         identity: Identity,
         clock: Callable[[], datetime] = utcnow,
-        known_actions: Iterable[str] = (),
+        known_actions: Iterable[str] = ACTION_NAMES,
     ) -> RunSession:
         """Open an existing run on the exact runbook version it started with."""
         state = replay(run_id, runs.audit.entries())

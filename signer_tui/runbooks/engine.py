@@ -44,7 +44,8 @@ class RunError(Exception):
 
 
 def new_run_id(name: str, now: datetime) -> str:
-    return f"{now:%Y%m%d-%H%M%S}-{name[:32]}-{secrets.token_hex(2)}"
+    # At most 39 characters: it must fit a column at 80x24 and be typed in `approve RUN`.
+    return f"{now:%Y%m%d-%H%M}-{name[:20].rstrip('-')}-{secrets.token_hex(2)}"
 
 
 class RunSession:

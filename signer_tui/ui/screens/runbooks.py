@@ -189,10 +189,10 @@ class RunbooksScreen(Screen[None]):
     def _load_runs(self) -> None:
         table = self.query_one("#rb-runs", DataTable)
         table.clear(columns=True)
+        table.add_column("status", width=8)
+        table.add_column("step", width=14)
+        table.add_column("by", width=8)
         table.add_column("run", width=40)
-        table.add_column("status", width=9)
-        table.add_column("step", width=16)
-        table.add_column("by")
         title = self.query_one("#rb-runs-title", Static)
         try:
             runs = self.host.runs(write=False)
@@ -214,7 +214,7 @@ class RunbooksScreen(Screen[None]):
         for run in self.open_runs:
             status = Text(run.status, style="bold" if run.status == "waiting" else "")
             by = run.started_by.person if run.started_by else "?"
-            table.add_row(run.run_id, status, run.current or "—", by, key=run.run_id)
+            table.add_row(status, run.current or "—", by, run.run_id, key=run.run_id)
 
     def _show_detail(self) -> None:
         detail = self.query_one("#rb-detail", Static)

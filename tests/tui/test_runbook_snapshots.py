@@ -20,7 +20,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 @pytest.fixture(autouse=True)
 def _fixed_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "new_run_id", lambda name, now: f"{now:%Y%m%d-%H%M}-{name[:20]}-4e1f")
+    monkeypatch.setattr(
+        engine, "new_run_id", lambda name, now: f"{now:%Y%m%d-%H%M}-{name[:20]}-4e1f"
+    )
 
 
 async def save(pilot: Any, name: str) -> None:
@@ -33,8 +35,12 @@ async def save(pilot: Any, name: str) -> None:
 
 def test_runbook_list(tmp_path: Path, snap_compare: Any) -> None:
     runs = RunsDir(tmp_path / "runs").check(write=True)
-    session = RunSession.start(runs, shipped("signer-upgrade"), person("alice"),
-                               clock=lambda: engine.utcnow().replace(2026, 11, 25, 9, 30, 0, 0))
+    session = RunSession.start(
+        runs,
+        shipped("signer-upgrade"),
+        person("alice"),
+        clock=lambda: NOW,
+    )
     for result in ("passed", "done", "done", "done", "done", "passed", "succeeded", "done"):
         session.record(result, "ok")
     session.request_approval()

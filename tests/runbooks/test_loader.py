@@ -182,3 +182,12 @@ def test_a_user_runbook_overrides_and_a_broken_one_is_reported(tmp_path: Path) -
     shown = _cli("runbook", "show", "firewall-reveiw", env_home=tmp_path)
     assert shown.returncode == 2
     assert "no runbook named 'firewall-reveiw' (did you mean 'firewall-review'?)" in shown.stderr
+
+
+def test_the_readme_example_runbook_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = "title: Restart the signer" + readme.split("title: Restart the signer")[1]
+    path = tmp_path / "restart-signer.yaml"
+    path.write_text(example.split("```")[0])
+    runbook = parse_runbook(path, "user", ACTION_NAMES)
+    assert [s.kind for s in runbook.steps] == ["check", "command", "approval", "check", "confirm"]

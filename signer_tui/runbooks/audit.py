@@ -116,7 +116,8 @@ class AuditLog:
             return int(last["seq"]), str(last["hash"])
         except (ValueError, KeyError, TypeError):
             raise AuditError(
-                f"{self.path}: the last line is not a valid entry; run `signer-tui audit verify`"
+                f"{self.path}: the last line is not a valid entry (a write torn by a crash?): "
+                "run `signer-tui audit verify`; if only that line is bad, move it aside"
             ) from None
 
     def append(self, body: dict[str, Any]) -> dict[str, Any]:

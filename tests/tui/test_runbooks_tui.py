@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import TextArea
 
 from signer_tui.model import Status
 from signer_tui.runbooks.audit import AuditLog
@@ -93,16 +94,17 @@ async def test_a_failed_step_branches_with_its_note(tmp_path: Path) -> None:
         await pilot.press("f")
         await pilot.pause()
         assert isinstance(app.screen, PromptScreen)
-        await pilot.press("enter")  # empty: refused
+        await pilot.press("ctrl+s")  # empty: refused
         assert isinstance(app.screen, PromptScreen)
-        for key in "9184 open":
-            await pilot.press("space" if key == " " else key)
-        await pilot.press("enter")
+        # A pasted, multi-line scan result stays whole (an Input would keep one line).
+        app.screen.query_one(TextArea).insert("9184/tcp open\n8801/tcp open")
+        await pilot.press("ctrl+s")
         await pilot.pause()
         screen = step_screen(app)
         assert screen.session.state.current == "fix"
         last = screen.session.state.results()[-1]
-        assert (last["step"], last["result"], last["note"]) == ("verdict", "failed", "9184 open")
+        assert (last["step"], last["result"]) == ("verdict", "failed")
+        assert last["note"] == "9184/tcp open\n8801/tcp open"
         await pilot.press("d")
         await pilot.pause()
         assert screen.session.state.status == "stopped"
@@ -135,7 +137,7 @@ async def test_an_action_the_console_cannot_run_becomes_a_confirmation(tmp_path:
         assert isinstance(app.screen, PromptScreen)
         for key in "ok":
             await pilot.press(key)
-        await pilot.press("enter")
+        await pilot.press("f9")
         await pilot.pause()
         assert screen.session.state.results()[-1]["result"] == "done"
         assert screen.session.state.current == "verification-recorded"

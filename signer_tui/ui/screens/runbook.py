@@ -70,7 +70,7 @@ class RunbookScreen(Screen[None]):
     #step-gate { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     """
     BINDINGS = [
-        Binding("escape", "leave", "Leave", id="close"),
+        Binding("escape,q", "leave", "Leave", id="close"),
         Binding("enter", "primary", "Do step", id="step-primary"),
         Binding("d", "done", "Done", id="step-done"),
         Binding("s", "skip", "Skip", id="step-skip"),
@@ -324,7 +324,14 @@ class RunbookScreen(Screen[None]):
         step = self.step
         where = f" → {step.on_fail}" if step else ""
         self.app.push_screen(
-            PromptScreen(f"Step failed{where}", "What failed? (recorded)", required=True), chosen
+            PromptScreen(
+                f"Step failed{where}",
+                "What failed? (recorded)",
+                required=True,
+                multiline=True,
+                initial=self.note_text,
+            ),
+            chosen,
         )
 
     def action_note(self, then: str = "") -> None:
@@ -341,6 +348,8 @@ class RunbookScreen(Screen[None]):
                 "Note",
                 "Paste the command's output or write a note; it goes into the record.",
                 required=then == "done",
+                multiline=True,
+                initial=self.note_text,
             ),
             chosen,
         )

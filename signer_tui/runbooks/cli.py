@@ -326,7 +326,13 @@ def _run_state(runs: RunsDir, run_id: str) -> Any:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    runs = runs_dir(args, write=False)
+    try:
+        runs = runs_dir(args, write=False)
+    except RunsDirError as exc:
+        if "nothing has been recorded" not in str(exc):
+            raise
+        out(str(exc))
+        return EXIT_OK
     states = all_runs(runs.audit.entries())
     if getattr(args, "open", False):
         states = [s for s in states if s.is_open]

@@ -72,6 +72,13 @@ class RunsDir:
             )
         if self.group is not None:
             self._check_group(info, fix)
+        elif write and info.st_mode & stat.S_IWGRP and not info.st_mode & stat.S_ISGID:
+            # Shared by a group, but new files would get each writer's own primary group:
+            # the next operator could not append to the record.
+            raise RunsDirError(
+                f"{path} is group-writable but not setgid, so new files would not belong to "
+                f"group {_group_name(info.st_gid)}: chmod g+s {path}"
+            )
         need = os.R_OK | os.X_OK | (os.W_OK if write else 0)
         if not os.access(path, need):
             what = "writable" if write else "readable"

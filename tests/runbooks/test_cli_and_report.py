@@ -60,6 +60,17 @@ def test_the_configured_group_must_own_the_directory(tmp_path: Path) -> None:
         RunsDir(shared, "no-such-group-x").check(write=True)
 
 
+def test_a_group_shared_directory_must_be_setgid(tmp_path: Path) -> None:
+    shared = tmp_path / "runs"
+    shared.mkdir()
+    shared.chmod(0o770)
+    with pytest.raises(RunsDirError, match=f"not setgid.*chmod g\\+s {shared}"):
+        RunsDir(shared).check(write=True)
+    assert RunsDir(shared).check(write=False)  # reading is fine
+    shared.chmod(0o700)
+    assert RunsDir(shared).check(write=True)  # solo use
+
+
 def test_a_missing_directory_is_created_group_shared(tmp_path: Path) -> None:
     runs = RunsDir(tmp_path / "a" / "runs").check(write=True)
     assert runs.path.stat().st_mode & 0o7777 == 0o2770

@@ -244,16 +244,27 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warn_if_broken(runs: RunsDir) -> None:
+    report = runs.audit.verify()
+    if not report.ok:
+        err(
+            f"warning: the run record is NOT intact ({len(report.problems)} problem(s)): "
+            "see `signer-tui audit verify`; approvals are refused until it is fixed"
+        )
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     found = catalog()
     runbook = found.get(args.name)
     runs = runs_dir(args, write=True)
+    _warn_if_broken(runs)
     session = RunSession.start(runs, runbook, current_identity())
     return walk(session, _terminal(), args.findings(args), args.actions(args))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     runs = runs_dir(args, write=True)
+    _warn_if_broken(runs)
     session = RunSession.open(runs, args.run, current_identity(), known_actions=ACTION_NAMES)
     if not session.state.is_open:
         out(

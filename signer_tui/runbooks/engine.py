@@ -261,6 +261,13 @@ class RunSession:
     def check_approver(self, state: RunState) -> Step:
         """The approval step this session may answer, or RunError saying why not."""
         step = self._current_approval(state)
+        report = self.runs.audit.verify()
+        if not report.ok:
+            # An approval vouches for what the record says happened: not if it was altered.
+            raise RunError(
+                f"the record is not intact ({report.problems[0]}); nothing can be approved "
+                "until `signer-tui audit verify` passes"
+            )
         if state.status != "waiting":
             raise RunError(
                 f"step '{step.id}' of run {self.run_id} has not been submitted for approval yet"

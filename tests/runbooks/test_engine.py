@@ -132,6 +132,14 @@ def test_an_approval_names_the_step_and_its_hash(tmp_path: Path) -> None:
     assert approval["user"]["person"] == "bob"
 
 
+def test_nothing_is_approved_on_an_altered_record(tmp_path: Path) -> None:
+    session = _four_eyes(tmp_path)
+    log = session.runs.audit.path
+    log.write_text(log.read_text().replace('"note":"prepared"', '"note":"prepared well"'))
+    with pytest.raises(RunError, match=r"the record is not intact .*was edited"):
+        _as(session, "bob").approve()
+
+
 def test_a_rejection_stops_the_run(tmp_path: Path) -> None:
     session = _four_eyes(tmp_path)
     with pytest.raises(RunError, match="needs a reason"):

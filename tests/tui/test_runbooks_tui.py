@@ -248,3 +248,18 @@ async def test_a_run_resumes_after_the_console_was_killed(tmp_path: Path) -> Non
     assert events[3] == "resume" and events[-1] == "run-end"
     assert log.verify().ok
     assert json.loads(log.path.read_text().splitlines()[-1])["result"] == "completed"
+
+
+async def test_the_list_warns_when_the_record_was_altered(tmp_path: Path) -> None:
+    runs = RunsDir(tmp_path / "runs").check(write=True)
+    session = RunSession.start(runs, shipped("firewall-review"), person("alice"))
+    session.record("done", "nothing listening")
+    runs.audit.path.write_text(
+        runs.audit.path.read_text().replace("nothing listening", "all closed")
+    )
+    app = runbook_app(tmp_path, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        title = str(app.screen.query_one("#rb-runs-title").render())
+        assert "RECORD NOT INTACT" in title and "Open runs (1, 0 waiting" in title

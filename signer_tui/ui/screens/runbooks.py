@@ -207,8 +207,10 @@ class RunbooksScreen(Screen[None]):
             title.update(f" Open runs: cannot read the record ({exc})")
             return
         waiting = sum(1 for r in self.open_runs if r.status == "waiting")
+        intact = runs.audit.verify().ok
         title.update(
-            f" Open runs ({len(self.open_runs)}, {waiting} waiting for approval) — "
+            (" RECORD NOT INTACT (signer-tui audit verify) —" if not intact else "")
+            + f" Open runs ({len(self.open_runs)}, {waiting} waiting for approval) — "
             "Enter resumes; a approves, x rejects"
         )
         for run in self.open_runs:

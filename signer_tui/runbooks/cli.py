@@ -259,7 +259,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     runs = runs_dir(args, write=True)
     _warn_if_broken(runs)
     session = RunSession.start(runs, runbook, current_identity())
-    return walk(session, _terminal(), args.findings(args), args.actions(args))
+    return walk(session, _terminal(), args.findings(args), args.actions(args), args.wait)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -273,7 +273,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         )
         return EXIT_OK if session.state.status == "completed" else EXIT_FAIL
     session.note("resume")
-    return walk(session, _terminal(), args.findings(args), args.actions(args))
+    return walk(session, _terminal(), args.findings(args), args.actions(args), args.wait)
 
 
 def _review(session: RunSession, verb: str, yes: bool) -> None:
@@ -454,6 +454,14 @@ def add_parsers(
             default=6.0,
             metavar="SECONDS",
             help="live checks poll twice this far apart (default 6; 0 = once)",
+        )
+        p.add_argument(
+            "--wait",
+            nargs="?",
+            type=float,
+            const=5.0,
+            metavar="SECONDS",
+            help="at an approval step, wait for the answer (polling every 5 s or SECONDS)",
         )
         _runs_dir_option(p)
         p.set_defaults(handler=_guard(handler), findings=findings, actions=actions)

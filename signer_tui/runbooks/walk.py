@@ -9,6 +9,7 @@ back as a note.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,8 +65,11 @@ def walk(
     term: Terminal,
     findings: FindingsProvider,
     actions: ActionRegistry,
+    wait: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Walk until the run ends, waits for an approval, or the operator leaves."""
+    """Walk until the run ends, the operator leaves, or it waits for an approval (with
+    `wait`: poll the record every `wait` seconds until another operator answered)."""
     term.out(f"run {session.run_id}: {session.runbook.title} (by {session.identity.display()})")
     if session.runbook.intro and session.state.results() == []:
         term.out(session.runbook.intro.rstrip())
@@ -77,7 +81,13 @@ def walk(
             if step.text:
                 term.out(step.text.rstrip())
             if step.kind == "approval":
-                return _approval(session, term, step)
+                code = _approval(session, term, step)
+                if wait is None:
+                    return code
+                term.out("  waiting here for the answer (Ctrl-C stops waiting; the run stays)")
+                while session.refresh().status == "waiting":
+                    sleep(wait)
+                continue
             _do_step(session, term, step, findings, actions)
     except _Leave:
         session.note("pause")

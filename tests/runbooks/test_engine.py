@@ -232,3 +232,22 @@ def test_headless_action_runs_through_the_registry(tmp_path: Path) -> None:
     assert results["restore-test"] == "failed"
     assert results["restore-failed"] == "failed"
     assert "mismatch" in next(e["note"] for e in state.results() if e["step"] == "restore-test")
+
+
+def test_headless_walk_can_wait_for_the_approval(tmp_path: Path) -> None:
+    runbook = write_runbook(tmp_path / "books", "four-eyes", FOUR_EYES.replace("2}", "1}"))
+    session = RunSession.start(runs_dir(tmp_path), runbook, person("alice"))
+    answers = iter(["d", ".", "", "d", "."])
+    printed: list[str] = []
+    term = Terminal(out=printed.append, read=lambda _p: next(answers, None))
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:  # another operator answers while we wait
+        naps.append(seconds)
+        if len(naps) == 2:
+            _as(session, "bob").approve("ok")
+
+    assert walk(session, term, lambda: [], ActionRegistry(), wait=0.5, sleep=nap) == 0
+    assert naps == [0.5, 0.5]
+    assert session.state.status == "completed"
+    assert "waiting here for the answer" in "\n".join(printed)

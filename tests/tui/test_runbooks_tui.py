@@ -30,6 +30,7 @@ from tests.tui.runbook_helpers import (
     runbook_app,
     step_screen,
     verify_double,
+    wait_until,
 )
 
 
@@ -263,3 +264,32 @@ async def test_the_list_warns_when_the_record_was_altered(tmp_path: Path) -> Non
         await pilot.pause()
         title = str(app.screen.query_one("#rb-runs-title").render())
         assert "RECORD NOT INTACT" in title and "Open runs (1, 0 waiting" in title
+
+
+async def test_a_cancelled_action_records_nothing(tmp_path: Path) -> None:
+    import threading
+
+    from signer_tui.runbooks.actions import ActionRegistry, ActionResult
+
+    started = threading.Event()
+    registry = ActionRegistry()
+
+    def slow(progress: Any, cancel: threading.Event) -> ActionResult:
+        started.set()
+        cancel.wait(10)
+        return ActionResult(False, "cancelled")
+
+    registry.register("verify-backup", slow)
+    app = runbook_app(tmp_path, every_finding_ok(), actions=registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runbook(pilot, "daily-backup-verification")
+        await do_step(pilot)
+        await do_step(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, started.is_set, "the action to start")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not screen.busy, "the action to stop")
+        await pilot.pause()
+        assert screen.session.state.current == "restore-test"
+        assert screen.session.state.results()[-1]["step"] == "size-and-gaps"
+        assert isinstance(app.screen, type(screen))  # Esc cancelled; it did not leave

@@ -396,6 +396,13 @@ class RunbookScreen(Screen[None]):
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         self.busy = False
+        if self.cancel.is_set():
+            # Cancelled by the operator: nothing happened that could be recorded.
+            self.cancel.clear()
+            self.query_one("#step-bar", ProgressBar).display = False
+            self.app.notify("Action cancelled; the step is still open.", timeout=5)
+            self.show_step()
+            return
         result: Any = event.worker.result if event.state is WorkerState.SUCCESS else None
         if not isinstance(result, ActionResult):
             error = event.worker.error

@@ -143,11 +143,26 @@ class RunSession:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def record(self, result: str, note: str = "", findings: Sequence[CheckRow] = ()) -> RunState:
-        """Record the current step's result and move on along its route."""
+    def record(
+        self,
+        result: str,
+        note: str = "",
+        findings: Sequence[CheckRow] = (),
+        step_id: str | None = None,
+    ) -> RunState:
+        """Record the current step's result and move on along its route. `step_id` is the
+        step the operator is looking at: if someone else moved the run on meanwhile, the
+        result is refused instead of landing on a step they never saw."""
         with self.runs.audit.exclusive():
             state = self.refresh()
             step = self._require_active(state)
+            if step_id is not None and step.id != step_id:
+                last = state.results()[-1] if state.results() else {}
+                who = (last.get("user") or {}).get("person", "someone")
+                raise RunError(
+                    f"the run moved on: {who} recorded '{last.get('step')}' meanwhile and it "
+                    f"is now at '{step.id}'; nothing was recorded for '{step_id}'"
+                )
             if result not in RESULTS[step.kind] or result == "approved":
                 raise RunError(
                     f"'{result}' is not a result of a {step.kind} step "

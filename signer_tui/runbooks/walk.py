@@ -107,7 +107,7 @@ def _do_step(
 ) -> None:
     if step.kind == "text":
         _ask(term, "Enter to continue (q leaves): ")
-        session.record("read")
+        session.record("read", step_id=step.id)
     elif step.kind == "check":
         while True:
             passed, rows = evaluate(step, findings, session.clock())
@@ -116,10 +116,10 @@ def _do_step(
             term.out(f"  gate: {'PASS' if passed else 'FAIL'} → {route}")
             if _ask(term, "Enter records this result, r re-checks (q leaves): ").lower() != "r":
                 break
-        session.record("passed" if passed else "failed", findings=rows)
+        session.record("passed" if passed else "failed", findings=rows, step_id=step.id)
     elif step.kind == "action" and actions.get(step.action) is not None:
         if _ask(term, f"Enter runs {step.action}, s skips (q leaves): ").lower() == "s":
-            session.record("skipped", _note(term, "Why skip it?", True))
+            session.record("skipped", _note(term, "Why skip it?", True), step_id=step.id)
             return
         outcome = actions.run(
             step.action,
@@ -129,7 +129,7 @@ def _do_step(
         term.out(f"  {outcome.result.upper()}: {outcome.summary}")
         for line in outcome.details:
             term.out(f"    {line}")
-        session.record(outcome.result, outcome.note())
+        session.record(outcome.result, outcome.note(), step_id=step.id)
     else:
         _confirm(session, term, step)
 
@@ -154,7 +154,7 @@ def _confirm(session: RunSession, term: Terminal, step: Step) -> None:
     required = result != "done" or step.kind == "action"
     note = _note(term, prompt, required)
     try:
-        session.record(result, note)
+        session.record(result, note, step_id=step.id)
     except RunError as exc:
         term.out(f"  {exc}")
 

@@ -251,3 +251,12 @@ def test_headless_walk_can_wait_for_the_approval(tmp_path: Path) -> None:
     assert naps == [0.5, 0.5]
     assert session.state.status == "completed"
     assert "waiting here for the answer" in "\n".join(printed)
+
+
+def test_a_stale_session_cannot_record_on_a_step_it_never_saw(tmp_path: Path) -> None:
+    session = RunSession.start(runs_dir(tmp_path), shipped("firewall-review"), person("alice"))
+    other = _as(session, "bob")  # bob picked the run up in another terminal
+    other.record("done", "listening checked", step_id="listening")
+    with pytest.raises(RunError, match="bob recorded 'listening' meanwhile and it is now at"):
+        session.record("done", "also checked", step_id="listening")
+    assert [e["step"] for e in session.state.results()] == ["listening"]

@@ -263,9 +263,10 @@ class RunbookScreen(Screen[None]):
 
     def _record(self, result: str, note: str = "", rows: list[CheckRow] | None = None) -> None:
         try:
-            self.session.record(result, note, rows or [])
+            self.session.record(result, note, rows or [], step_id=self._shown[0])
         except RunError as exc:
             self.app.notify(str(exc), severity="error", timeout=8)
+            self.show_step()  # e.g. another session moved the run on: show where it is
             return
         except OSError as exc:
             self.app.notify(f"Cannot write the record: {exc}", severity="error", timeout=10)

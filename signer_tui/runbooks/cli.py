@@ -258,7 +258,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     runbook = found.get(args.name)
     runs = runs_dir(args, write=True)
     _warn_if_broken(runs)
-    session = RunSession.start(runs, runbook, current_identity())
+    settings = _settings(args)
+    profile = settings.profile(getattr(args, "profile", None)).name if settings else ""
+    session = RunSession.start(runs, runbook, current_identity(), profile=profile)
     return walk(session, _terminal(), args.findings(args), args.actions(args), args.wait)
 
 

@@ -75,7 +75,9 @@ class RunSession:
         runbook: Runbook,
         identity: Identity,
         clock: Callable[[], datetime] = utcnow,
+        profile: str = "",
     ) -> RunSession:
+        """A new run; `profile` names the signer profile its live checks read."""
         now = clock()
         run_id = new_run_id(runbook.name, now)
         runs.save_snapshot(run_id, runbook.name, runbook.source)
@@ -87,6 +89,7 @@ class RunSession:
                 "origin": runbook.origin,
                 "source": str(runbook.path),
                 "step": runbook.steps[0].id,
+                "profile": profile,
             }
         )
         return cls(runs, runbook, run_id, identity, clock)

@@ -66,7 +66,8 @@ def show_lines(state: RunState) -> list[str]:
     lines = [
         f"run {state.run_id}: {state.title}",
         f"  runbook {state.runbook} version {state.runbook_hash[:12]}",
-        f"  started {_short_time(state.started_at)} by {by}",
+        f"  started {_short_time(state.started_at)} by {by}"
+        + (f", profile {state.profile}" if state.profile else ""),
         f"  status {state.status}" + (f", next step {state.current}" if state.is_open else ""),
         "",
     ]
@@ -83,8 +84,11 @@ def show_lines(state: RunState) -> list[str]:
     return lines
 
 
-def timeline_events(path: Path, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Timeline events between `start - TIMELINE_LEAD` and `end` (bad lines are skipped)."""
+def timeline_events(
+    path: Path, start: datetime, end: datetime, profile: str = ""
+) -> list[dict[str, Any]]:
+    """Timeline events between `start - TIMELINE_LEAD` and `end`, of `profile` when given
+    (bad lines are skipped)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
@@ -96,7 +100,7 @@ def timeline_events(path: Path, start: datetime, end: datetime) -> list[dict[str
             at = datetime.fromisoformat(event["at"])
         except (ValueError, KeyError, TypeError):
             continue
-        if start - TIMELINE_LEAD <= at <= end:
+        if start - TIMELINE_LEAD <= at <= end and profile in ("", event.get("profile")):
             found.append(event)
     return found
 
@@ -118,6 +122,7 @@ def export_markdown(
         "",
         f"* Runbook: `{state.runbook}`, version `{state.runbook_hash[:16]}`",
         f"* Started: {_short_time(state.started_at)} UTC by {by}",
+        f"* Signer profile: {state.profile or 'none (no live checks)'}",
         f"* Status: **{state.status}**"
         + (f" at step `{state.current}`" if state.is_open else "")
         + (f" (ended {_short_time(str(ended.get('at', '')))} UTC)" if ended else ""),
@@ -157,7 +162,7 @@ def export_markdown(
         end = datetime.fromisoformat(str(ended["at"])) if ended else now
     except ValueError:
         start = end = now
-    events = timeline_events(timeline_path, start, end) if timeline_path else []
+    events = timeline_events(timeline_path, start, end, state.profile) if timeline_path else []
     if not events:
         where = timeline_path or "no timeline file"
         lines.append(

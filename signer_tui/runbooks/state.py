@@ -23,6 +23,7 @@ class RunState:
     runbook: str = ""
     runbook_hash: str = ""
     title: str = ""
+    profile: str = ""  # the signer profile the live checks read ("" when none)
     started_at: str = ""
     started_by: Identity | None = None
     status: str = "active"  # active | waiting | completed | stopped | rejected
@@ -53,6 +54,7 @@ def replay(run_id: str, entries: Iterable[dict[str, Any]]) -> RunState | None:
                 runbook=str(entry.get("runbook", "")),
                 runbook_hash=str(entry.get("runbook_hash", "")),
                 title=str(entry.get("title", "")),
+                profile=str(entry.get("profile") or ""),
                 started_at=str(entry.get("at", "")),
                 started_by=Identity.from_json(entry.get("user") or {}),
                 current=entry.get("step"),

@@ -129,7 +129,11 @@ def test_export_is_a_hand_over_with_the_console_timeline(tmp_path: Path) -> None
     runs = runs_dir(tmp_path)
     clock = iter(NOW + timedelta(minutes=m) for m in range(100))
     session = RunSession.start(
-        runs, shipped("daily-backup-verification"), person("alice"), clock=lambda: next(clock)
+        runs,
+        shipped("daily-backup-verification"),
+        person("alice"),
+        clock=lambda: next(clock),
+        profile="mainnet",
     )
     rows = rows_for(["backup.freshness"], [finding("backup.freshness", Status.CRIT)], NOW)
     session.record("failed", findings=rows)
@@ -139,13 +143,14 @@ def test_export_is_a_hand_over_with_the_console_timeline(tmp_path: Path) -> None
         (NOW - timedelta(hours=2), "key.node", "OK", "WARN", "too early: outside the window"),
         (NOW - timedelta(minutes=5), "backup.freshness", "OK", "CRIT", "newest dump 30 h old"),
         (NOW + timedelta(minutes=1), "backup.freshness", "CRIT", "OK", "newest dump 2 min old"),
+        (NOW + timedelta(minutes=1), "key.node", "OK", "CRIT", "another profile's event"),
     ]
     timeline.write_text(
         "".join(
             json.dumps(
                 {
                     "at": at.isoformat(),
-                    "profile": "mainnet",
+                    "profile": "testnet" if "another" in text else "mainnet",
                     "finding_id": fid,
                     "old": old,
                     "new": new,
@@ -180,3 +185,5 @@ def test_export_is_a_hand_over_with_the_console_timeline(tmp_path: Path) -> None
     assert "* **CRIT** `backup.freshness`" in text
     assert "OK → CRIT" in text and "CRIT → OK" in text
     assert "too early" not in text
+    assert "another profile" not in text
+    assert "* Signer profile: mainnet" in text

@@ -45,6 +45,7 @@ async def test_every_runbook_walks_end_to_end(tmp_path: Path, name: str) -> None
             done.append(await do_step(pilot))
             assert len(done) < 40, done
         assert screen.session.state.status == "completed", done
+        assert screen.session.state.profile == "mainnet"
         assert "Run completed" in str(screen.query_one("#step-title").render())
     runbook = shipped(name)
     actions = [s for s in runbook.steps if s.kind == "action"]

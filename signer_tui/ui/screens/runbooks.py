@@ -49,6 +49,7 @@ class RunbookHost:
     identity: Identity
     clock: Callable[[], datetime]
     user_dir: Path | None
+    profile: Callable[[], str] = lambda: ""
 
     def runs(self, *, write: bool) -> RunsDir:
         return RunsDir(self.runs_dir, self.group).check(write=write)
@@ -108,6 +109,7 @@ def host_for(app: Any) -> RunbookHost:
         identity=options.get("identity") or current_identity(),
         clock=getattr(app, "clock", None) or datetime.now,
         user_dir=options.get("user_dir", locations.config_dir() / "runbooks"),
+        profile=lambda: app.collector.name if getattr(app, "collectors", None) else "",
     )
 
 
@@ -254,7 +256,11 @@ class RunbooksScreen(Screen[None]):
         try:
             runs = self.host.runs(write=True)
             session = RunSession.start(
-                runs, self.catalog.get(name), self.host.identity, self.host.clock
+                runs,
+                self.catalog.get(name),
+                self.host.identity,
+                self.host.clock,
+                profile=self.host.profile(),
             )
         except (RunsDirError, RunError, OSError) as exc:
             self.app.notify(str(exc), title="Cannot start the run", severity="error", timeout=10)

@@ -10,6 +10,7 @@ shared record at once, so a crash or a dropped SSH session loses nothing.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import threading
 from typing import Any
 
@@ -31,6 +32,8 @@ from signer_tui.runbooks.spec import Step
 from signer_tui.ui.screens.prompt import PromptScreen
 from signer_tui.ui.screens.runbooks import RunbookHost
 from signer_tui.ui.theme import status_style
+
+INDENT = 8  # the status column of a live-check row
 
 # Which keys mean something on which kind of step (check_action hides the rest).
 KEYS: dict[str, set[str]] = {
@@ -127,7 +130,8 @@ class RunbookScreen(Screen[None]):
         state = session.state
         step = self.step
         index, total = session.position()
-        header = f" {session.runbook.name} · run {session.run_id[-4:]} · "
+        profile = f"{state.profile} · " if state.profile else ""
+        header = f" {profile}{session.runbook.name} · run {session.run_id[-4:]} · "
         self.note_text = "" if (step.id if step else None) != self._shown[0] else self.note_text
         self._shown = (step.id if step else None, state.status)
         command = self.query_one("#step-command", Static)
@@ -181,13 +185,21 @@ class RunbookScreen(Screen[None]):
         out = Text()
         if kind == "check":
             self.passed, self.rows = evaluate(step, self.host.findings, self.host.clock())
+            # Wrapped by hand with a hanging indent, so the status column stays readable.
+            width = max(30, (live.size.width or 76) - INDENT)
             for row in self.rows:
                 status = Status(row.status) if row.status in Status.__members__ else Status.UNKNOWN
-                out.append(f"{row.status:<8}", style=status_style(self.app, status))
-                out.append(f"{row.finding_id}  ", style="bold")
-                out.append(f"{row.summary} ({row.age})\n")
-                if row.evidence:
-                    out.append(f"        {row.evidence}\n", style="dim")
+                lines = textwrap.wrap(f"{row.finding_id}  {row.summary} ({row.age})", width)
+                out.append(f"{row.status:<{INDENT}}", style=status_style(self.app, status))
+                first = lines[0] if lines else ""
+                if first.startswith(row.finding_id):
+                    out.append(row.finding_id, style="bold")
+                    first = first[len(row.finding_id) :]
+                out.append(first + "\n")
+                for line in lines[1:]:
+                    out.append(" " * INDENT + line + "\n")
+                for line in textwrap.wrap(row.evidence, width):
+                    out.append(" " * INDENT + line + "\n", style="dim")
             route = step.on_pass if self.passed else step.on_fail
             gate = Text("gate: ")
             word = "PASS" if self.passed else "FAIL"

@@ -383,6 +383,11 @@ class RunbookSettings(StrictModel):
         None, description="the operators' group that must own runs_dir (mode 2770)"
     )
 
+    @field_validator("runs_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
 
 class Settings(StrictModel):
     signers: list[Profile] = Field(min_length=1)

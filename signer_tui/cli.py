@@ -253,6 +253,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
     )
     if args.profile is not None:
         app.current = next(i for i, c in enumerate(pipeline.profiles) if c.name == args.profile)
+    from signer_tui.ui.screens.runbooks import attach
+
+    attach(app, runs_dir=settings.runbooks.runs_dir, group=settings.runbooks.group)
     app.run(mouse=settings.ui.mouse)
     return app.return_code or EXIT_OK
 
@@ -480,6 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
     from signer_tui.verify import command as verify_command
 
     verify_command.add_parser(sub)
+
+    from signer_tui.runbooks import cli as runbook_cli
+
+    runbook_cli.add_parsers(sub)
     return parser
 
 

@@ -367,6 +367,8 @@ KEYMAP_IDS = (
     "copy",
     "quit",
     "incident",
+    "runbooks",
+    "finding-runbook",
 )
 
 
@@ -387,10 +389,27 @@ class UiSettings(StrictModel):
         return value
 
 
+class RunbookSettings(StrictModel):
+    """Where runs and approvals are recorded: shared by the operators' group (four eyes)."""
+
+    runs_dir: Path | None = Field(
+        None, description="shared runs directory (default: the user's state dir, solo use)"
+    )
+    group: str | None = Field(
+        None, description="the operators' group that must own runs_dir (mode 2770)"
+    )
+
+    @field_validator("runs_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+
 class Settings(StrictModel):
     signers: list[Profile] = Field(min_length=1)
     releases: ReleaseFeeds = Field(default_factory=lambda: ReleaseFeeds())
     ui: UiSettings = Field(default_factory=lambda: UiSettings())
+    runbooks: RunbookSettings = Field(default_factory=lambda: RunbookSettings())
 
     @field_validator("signers")
     @classmethod

@@ -20,7 +20,7 @@ from signer_tui.sources.postgres import SignerDbFacts
 from signer_tui.sources.readings import BackupReading, BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.releases import Feeds
 from signer_tui.sources.signer import Liveness, SignerApi, SignerInfo
-from signer_tui.sources.stacks import StacksNode
+from signer_tui.sources.stacks import PoxInfo, StacksNode
 
 T = TypeVar("T")
 
@@ -101,6 +101,17 @@ def _build_node_key(ctx: PollContext) -> Poll[KeyReading]:
 
 
 NODE_KEY: Source[KeyReading] = Source("key.node", _build_node_key, label="registry via own node")
+
+
+def _build_pox(ctx: PollContext) -> Poll[PoxInfo]:
+    assert ctx.profile is not None
+    node = _stacks_node(ctx)
+    t = ctx.profile.stacks.timeout
+    # The PoX phase moves with bitcoin blocks: the key interval (a minute) is plenty.
+    return Poll(node.pox, ctx.profile.poll.key, deadline=_deadline(t, 1), description="/v2/pox")
+
+
+POX: Source[PoxInfo] = Source("pox", _build_pox, label="PoX cycle (own node)")
 
 
 # -- the independent chain API ---------------------------------------------------------------

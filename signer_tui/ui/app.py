@@ -96,6 +96,7 @@ class SignerCommands(Provider):
             ("Focus Node health pane", "(3)", partial(app.action_focus_pane, "nodes")),
             ("Focus Releases pane", "(4)", partial(app.action_focus_pane, "releases")),
             ("Verify latest backup", "Restore it into a scratch PostgreSQL (v)", app.action_verify),
+            ("Runbooks", "Guided runbooks, open runs, approvals (g)", app.action_runbooks),
             ("Quit", "Leave the console (q, F10)", app.action_quit),
         ]
         if len(app.collectors) > 1:
@@ -149,6 +150,8 @@ class SignerApp(App[int]):
         Binding("colon,f2", "command_palette", "Commands", id="command-palette"),
         Binding("i,f9", "incident", "Incident", id="incident"),
         Binding("c", "copy", "Copy", id="copy", show=False),
+        Binding("g", "runbooks", "Runbooks", id="runbooks", show=False),
+        Binding("b", "finding_runbook", "Row's runbook", id="finding-runbook", show=False),
         Binding("q,f10", "quit", "Quit", id="quit"),
     ]
 
@@ -379,6 +382,18 @@ class SignerApp(App[int]):
 
             self.copy_to_clipboard(evidence_text(finding, self.clock()))
             self.notify("Evidence copied to the clipboard (OSC 52).", timeout=3)
+
+    def action_runbooks(self) -> None:
+        from signer_tui.ui.screens.runbooks import open_runbooks
+
+        open_runbooks(self)
+
+    def action_finding_runbook(self) -> None:
+        """The runbook that handles the highlighted row (e.g. a CRIT one)."""
+        from signer_tui.ui.screens.runbooks import open_for_finding
+
+        pane = self.focused_pane()
+        open_for_finding(self, pane.selected() if pane else None)
 
     def action_verify(self) -> None:
         """Restore-test the newest dump of the current profile in a scratch PostgreSQL."""

@@ -447,6 +447,15 @@ def _signer_peers(snap: MetricsSnapshot, node_key: Observation | None) -> Findin
     peers = snap.peers_connected
     reading: KeyReading | None = node_key.value if node_key is not None and node_key.ok else None
     data = reading.signer_data if reading is not None else None
+    if peers is None and "peers_connected" in snap.invalid:
+        return Finding(
+            "node.signer.peers",
+            Status.UNKNOWN,
+            f"peers_connected is {snap.invalid['peers_connected']}, not a count",
+            "The metrics exporter sent a value that is no number of peers (NaN, Inf or "
+            "out of range); see the metrics evidence.",
+            ev,
+        )
     if peers is None:
         return Finding(
             "node.signer.peers",
@@ -490,10 +499,26 @@ def _signer_observing(
 ) -> Finding:
     ev = (snap.evidence,)
     since = now.fromtimestamp(now.timestamp() - t.stacks_tip_max_age, now.tzinfo)
+    bad = {k: v for k, v in snap.invalid.items() if k.startswith("blocks_observed")}
+    if bad:
+        name, shown = sorted(bad.items())[0]
+        return Finding(
+            "node.signer.observing",
+            Status.UNKNOWN,
+            f"{name} is {shown}, not a count",
+            "The metrics exporter sent a block counter that is no number (NaN, Inf or out "
+            "of range); see the metrics evidence.",
+            ev,
+        )
     stx_seen = _delta(_window(series.stacks_observed, since))
     stx_node = _delta(_window(series.stacks_tip, since))
     btc_seen = _delta(_window(series.bitcoin_observed, since))
     btc_node = _delta(_window(series.bitcoin_tip, since))
+    # `not abs(v) <= 2**53` is true for NaN and ±Inf as well as for absurd counts.
+    if any(v is not None and not abs(v) <= 2**53 for v in (stx_seen, stx_node, btc_seen)):
+        return Finding(
+            "node.signer.observing", Status.UNKNOWN, "block counters are not numbers", "", ev
+        )
     if stx_seen is None:
         return Finding(
             "node.signer.observing",

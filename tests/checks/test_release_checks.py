@@ -375,11 +375,17 @@ def test_osv_no_data_does_not_make_an_unknown_version_ok() -> None:
     assert row.summary == "bitcoind version unknown (bitcoind not read)"
 
 
-def test_osv_unavailable_is_a_detail() -> None:
+def test_osv_unavailable_is_not_ok() -> None:
+    """Bitcoin Core has no GitHub advisories: with OSV down nothing vouches for the version
+    (issue 17: "OSV down for all cells leaves release.bitcoind OK")."""
     failure = FeedFailure("rate limited", "", ev("osv", "POST /v1/query"))
-    row = check(feeds(bitcoin_osv=failure, osv_tag="v29.0"))["release.bitcoind"]
-    assert row.status is OK
+    found = check(feeds(bitcoin_osv=failure, osv_tag="v29.0"))
+    row = found["release.bitcoind"]
+    assert row.status is UNK
+    assert "OSV unavailable (rate limited)" in row.summary
     assert dict(row.details)["OSV"] == "unavailable: rate limited"
+    assert found["release.feed"].status is WARN
+    assert "fresh" not in found["release.feed"].summary
 
 
 def test_osv_not_asked_adds_nothing() -> None:

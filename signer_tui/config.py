@@ -151,6 +151,10 @@ Port = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=65535)]
 Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=1_000_000)]
 Network = Literal["mainnet", "testnet", "regtest"]
 
+# libpq's require_auth: one method list, optionally all negated with "!".
+_AUTH_METHOD = r"(?:password|md5|gss|sspi|scram-sha-256|none)"
+_REQUIRE_AUTH = rf"^(?:{_AUTH_METHOD}(?:,{_AUTH_METHOD})*|!{_AUTH_METHOD}(?:,!{_AUTH_METHOD})*)$"
+
 _STACKS_ADDRESS = re.compile(r"^S[PMTN][0-9A-HJKMNP-TV-Z]{38,40}$")
 
 
@@ -244,6 +248,9 @@ class Database(StrictModel):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     connect_timeout: Timeout = 5.0
     statement_timeout: Timeout = 10.0
+    # libpq's require_auth; null: scram-sha-256 whenever a password is configured.
+    require_auth: str | None = Field(None, pattern=_REQUIRE_AUTH)
+    channel_binding: Literal["disable", "prefer", "require"] | None = None
 
 
 class Bitcoind(StrictModel):

@@ -301,7 +301,6 @@ def check_header_secret(secret: Secret, what: str) -> str:
     return secret.reveal()
 
 
-
 def resolve(ref: SecretRef, timeout: float = KEYRING_TIMEOUT) -> Secret:
     """The value behind a reference, or SecretUnavailable saying why not."""
     if ref.kind == "plain":

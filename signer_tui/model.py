@@ -17,7 +17,6 @@ from signer_tui import sanitize
 RAW_LIMIT = 4000
 
 
-
 def clean_text(text: str, limit: int | None = None) -> str:
     """Text from outside made safe to show: escape sequences, controls, bidi overrides and
     line separators removed (see signer_tui.sanitize); newlines and tabs kept."""

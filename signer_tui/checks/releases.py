@@ -223,7 +223,9 @@ def _bitcoin_osv(feeds: Feeds, running: Running, base: Finding) -> Finding:
             Status.UNKNOWN if calm else base.status,
             f"{base.summary}; OSV unavailable ({osv.title})" if calm else base.summary,
             "OSV is the vulnerability feed for Bitcoin Core and could not be read; "
-            "check egress to api.osv.dev." if calm else base.advice,
+            "check egress to api.osv.dev."
+            if calm
+            else base.advice,
             base.evidence + ((osv.evidence,) if osv.evidence is not None else ()),
             details=(*base.details, ("OSV", f"unavailable: {osv.title}")),
         )

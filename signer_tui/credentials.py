@@ -277,6 +277,7 @@ def keyring_delete(name: str, timeout: float = KEYRING_TIMEOUT) -> bool:
 # Secrets sent as an HTTP header value (x-api-key, Authorization: Bearer): HTTP allows one
 # line of visible ASCII there. Anything else fails inside the HTTP library, quoting the value.
 HEADER_SECRET_FIELDS = ("api_key", "github_token")
+HEADER_TITLE = "secret cannot be a header"
 
 
 def header_problem(value: str) -> str | None:
@@ -297,7 +298,7 @@ def check_header_secret(secret: Secret, what: str) -> str:
     """The secret's value if it can be a header; SecretUnavailable saying why not."""
     problem = header_problem(secret.reveal())
     if problem is not None:
-        raise SecretUnavailable("secret unusable", f"{what} cannot be sent as a header: {problem}")
+        raise SecretUnavailable(HEADER_TITLE, f"{what} cannot be sent as a header: {problem}")
     return secret.reveal()
 
 
@@ -336,7 +337,8 @@ class Resolved:
     path: str
     ref: SecretRef
     secret: Secret | None
-    error: str = ""
+    error: str = ""  # "title: detail"
+    title: str = "secret unavailable"
 
 
 def resolve_all(settings: Settings, timeout: float = KEYRING_TIMEOUT) -> list[Resolved]:
@@ -349,7 +351,7 @@ def resolve_all(settings: Settings, timeout: float = KEYRING_TIMEOUT) -> list[Re
                 check_header_secret(secret, f"the secret {ref.display()} ({path})")
             out.append(Resolved(path, ref, secret))
         except SecretUnavailable as exc:
-            out.append(Resolved(path, ref, None, f"{exc.title}: {exc.detail}"))
+            out.append(Resolved(path, ref, None, f"{exc.title}: {exc.detail}", exc.title))
     return out
 
 
@@ -370,8 +372,8 @@ class SecretStore:
             try:
                 item = Resolved("", ref, resolve(ref))
             except SecretUnavailable as exc:
-                item = Resolved("", ref, None, f"{exc.title}: {exc.detail}")
+                item = Resolved("", ref, None, f"{exc.title}: {exc.detail}", exc.title)
             self._by_ref[ref] = item
         if item.secret is None:
-            raise SecretUnavailable("secret unavailable", item.error or ref.display())
+            raise SecretUnavailable(item.title, item.error or ref.display())
         return item.secret

@@ -433,8 +433,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from signer_tui import startup
+
+    try:
+        # Ctrl-C while the parser imports its sub-commands: one line, exit 130.
+        startup.ready()
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        err("signer-tui: interrupted")
+        return 130
     handler: Handler = args.handler
     return run_handler(handler, args)
 

@@ -303,6 +303,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             err(f"demo: {message}…")
 
     stack = demo.DemoStack.create(progress=progress)
+    stack.watch_terminal()  # a lost terminal must not leave the stack running
     try:
         if args.scenario:
             err(f"demo: {stack.inject(args.scenario)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 # `_signal` and `os` are loaded with the interpreter: importing `signal` (enum) or
 # `threading` here would itself be a window for a KeyboardInterrupt.
-import _signal
+import _signal  # type: ignore[import-not-found]
 import os
 from types import FrameType
 

@@ -171,3 +171,28 @@ def test_demo_cleans_up_when_the_terminal_goes_away(tmux: Tmux, tmp_path: Path) 
     postgres = [p for pid, p in demo_postgres().items() if pid not in postgres_before]
     tmux.kill()  # the SSH session drops: the pane's processes get SIGHUP
     assert_cleaned_up(demo, postgres, ports, before)
+
+
+KILL_PANE_RUNS = 4
+
+
+def test_demo_cleans_up_after_kill_pane_every_time(tmux: Tmux, tmp_path: Path) -> None:
+    """tmux kill-pane, repeatedly (issue 17: the demo survived 4 of 9 runs): the terminal is
+    gone while the server stays, so nothing but the hang-up tells the demo. The lost-terminal
+    watchdog must stop the stack, its PostgreSQL and temp dirs within the bound."""
+    outcomes = []
+    for run in range(KILL_PANE_RUNS):
+        before = demo_leftovers()
+        postgres_before = set(demo_postgres())
+        tmux.session = f"demo{run}"
+        demo = start_demo(tmux, tmp_path / f"exit-code-{run}")
+        ports = listening_ports(demo)
+        postgres = [p for pid, p in demo_postgres().items() if pid not in postgres_before]
+        # A second window keeps the tmux server (and so the session) alive: only the pane goes.
+        tmux.run("new-window", "-d", "-t", tmux.session, "sleep 300")
+        started = time.monotonic()
+        tmux.run("kill-pane", "-t", f"{tmux.session}:0.0")
+        assert_cleaned_up(demo, postgres, ports, before)
+        outcomes.append(round(time.monotonic() - started, 1))
+        tmux.run("kill-session", "-t", tmux.session)
+    print(f"kill-pane runs cleaned up after {outcomes} s")

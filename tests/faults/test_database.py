@@ -22,7 +22,7 @@ from signer_tui.sources.errors import DatabaseError, DatabaseTimeout
 from signer_tui.sources.postgres import SignerDatabase
 from tests.conftest import SignerDb
 
-# The README's read-only role, verbatim (tests/test_readme.py keeps them in step).
+# The README's read-only role, verbatim (test_the_readme_shows_this_sql keeps them in step).
 READ_ONLY_ROLE_SQL = """\
 CREATE ROLE signer_tui_ro LOGIN PASSWORD 'change-me';
 GRANT CONNECT ON DATABASE signer TO signer_tui_ro;
@@ -32,6 +32,13 @@ GRANT SELECT ON public.__sbtc_migrations TO signer_tui_ro;
 ALTER DEFAULT PRIVILEGES IN SCHEMA sbtc_signer GRANT SELECT ON TABLES TO signer_tui_ro;
 ALTER ROLE signer_tui_ro SET default_transaction_read_only = on;
 """
+
+
+def test_the_readme_shows_this_sql() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"```sql\n{READ_ONLY_ROLE_SQL}```" in readme
 
 
 def database(signer_db: SignerDb, **overrides: Any) -> SignerDatabase:

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -359,3 +360,107 @@ def test_password_is_not_sent_to_a_server_asking_for_clear_text() -> None:
     sock.close()
     assert secret.reveal().encode() not in b"".join(received)
     assert caught.value.title == "server not using SCRAM"
+
+
+# -- `check` end to end -------------------------------------------------------------------------
+
+CHECK_BOUND = 25.0  # seconds: DB deadline 2 + 1 s, cancel 1 s, grace 0.5 s, start-up, slack
+
+
+def _check_with_db(
+    tmp_path: Path, host: str, port: int, dbname: str
+) -> tuple[float, dict[str, Any]]:
+    import json
+    import subprocess
+    import sys
+
+    from tests.faults.fakes import HEALTHY, FakeService, refused_port
+
+    dead = f"http://127.0.0.1:{refused_port()}"
+    node = FakeService(HEALTHY["stacks"])  # a good node: key.node then hangs on the DB alone
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""\
+signers:
+  - name: m
+    network: mainnet
+    signer: {{api_url: {dead}, metrics_url: null, timeout: 1s}}
+    db: {{host: "{host}", port: {port}, dbname: {dbname}, connect_timeout: 2s,
+          statement_timeout: 1s}}
+    bitcoind: {{url: {dead}, timeout: 1s}}
+    stacks: {{rpc_url: {node.url}, timeout: 1s}}
+    chain_api: {{url: null}}
+releases: {{enabled: false}}
+"""
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    for name in ("CONFIG", "STATE", "CACHE"):
+        env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "signer_tui",
+                "--config",
+                str(config),
+                "check",
+                "--json",
+                "--settle",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=CHECK_BOUND * 4,
+            check=False,
+        )
+    finally:
+        node.close()
+    elapsed = time.monotonic() - started
+    assert "Traceback" not in result.stderr, result.stderr
+    doc = json.loads(result.stdout)
+    return elapsed, {f["id"]: f for p in doc["profiles"] for f in p["findings"]}
+
+
+def test_check_returns_with_a_silent_database(silent_server: int, tmp_path: Path) -> None:
+    elapsed, found = _check_with_db(tmp_path, "127.0.0.1", silent_server, "signer")
+    assert elapsed < CHECK_BOUND, elapsed
+    assert found["key.node"]["status"] != "OK"
+    assert "DB" in found["key.node"]["summary"], found["key.node"]
+
+
+def test_check_returns_with_a_sigstopped_backend(signer_db: SignerDb, tmp_path: Path) -> None:
+    stopped: list[int] = []
+    stop = threading.Event()
+
+    def freeze() -> None:
+        while not stop.is_set():
+            for pid in _backend_pids(signer_db):
+                if pid not in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=freeze, daemon=True)
+    thread.start()
+    try:
+        elapsed, found = _check_with_db(
+            tmp_path,
+            str(signer_db.cluster.socket_dir),
+            signer_db.cluster.port,
+            signer_db.dbname,
+        )
+    finally:
+        stop.set()
+        thread.join(5)
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    assert stopped, "the check's backend was never frozen"
+    assert elapsed < CHECK_BOUND, elapsed
+    assert found["key.node"]["status"] != "OK"
+    print(
+        f"check with a frozen backend returned in {elapsed:.1f} s: {found['key.node']['summary']}"
+    )

@@ -501,3 +501,29 @@ def test_whole_feed_observation_failed_makes_every_release_row_unknown(
     assert {f.status for f in found.values()} == {UNK}
     assert found["release.signer"].summary == f"signer: feed {why}"
     assert found["release.bitcoind"].summary == f"Core: feed {why}"
+
+
+@pytest.mark.parametrize(
+    "releases",
+    [
+        (),  # GitHub answered []
+        ("nightly-2026-11-30", "latest"),  # only tags that are no release of the product
+    ],
+    ids=["empty", "junk-tags"],
+)
+def test_a_feed_without_a_readable_release_is_not_latest(releases: tuple[str, ...]) -> None:
+    """Issue 17: `[]`, nulls or unparseable tags made every release row "is latest" (OK) and
+    the feed "fresh"."""
+    empty = feeds(
+        repo(SBTC, list(releases)),
+        repo(STACKS_CORE, list(releases)),
+        repo(BITCOIN, list(releases)),
+        osv_tag="v29.0",
+    )
+    found = check(empty)
+    for fid in ("release.signer", "release.stacks", "release.bitcoind"):
+        assert found[fid].status is not OK, found[fid]
+    assert found["release.stacks"].status is UNK
+    assert "no readable release" in found["release.stacks"].summary
+    assert found["release.feed"].status is WARN
+    assert "fresh" not in found["release.feed"].summary

@@ -9,8 +9,8 @@ against them with 1.5 s source timeouts. Per cell:
 * every finding that depends on the faulty source is not OK, and says why; the healthy
   baseline cell shows those same findings OK, so the assertion has teeth;
 * no string in the output carries an escape, control, bidi or separator character;
-* no canary secret (env, file references) appears, in any encoding, in stdout, stderr, the
-  Prometheus textfile, or any file under the state and cache dirs.
+* no canary secret (keyring, env and file references) appears, in any encoding, in stdout,
+  stderr, the Prometheus textfile, or any file under the state and cache dirs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,7 @@ class Outcome:
     stderr: str
     text_output: str = ""
     leaks: list[str] = field(default_factory=list)
+    bitcoind_auth: set[str] = field(default_factory=set)  # Authorization headers received
 
     def findings(self) -> dict[str, dict[str, Any]]:
         doc = json.loads(self.stdout)
@@ -92,7 +94,6 @@ def _canaries() -> dict[str, str]:
     tag = uuid.uuid4().hex[:10]
     return {
         "FAULT_GH_TOKEN": f"ghp_canaryGithub{tag}",
-        "FAULT_BTC_PW": f"canary-bitcoind-{tag}",
         "FAULT_DB_PW": f"canary-db-{tag}",
         "api_key_file": f"canary-hiro-{tag}",
     }
@@ -129,7 +130,7 @@ signers:
     bitcoind:
       url: {urls["bitcoind"]}
       user: signer
-      password: {{env: FAULT_BTC_PW}}
+      password: {{keyring: fault-bitcoind}}
       timeout: {timeout}
     stacks:
       rpc_url: {urls["stacks"]}
@@ -149,8 +150,35 @@ releases:
     return path
 
 
+# The bitcoind password lives in an encrypted file keyring (the headless backend), stored once
+# through the CLI and copied into every cell's data dir.
+KEYRING_NAME = "fault-bitcoind"
+KEYRING_CANARY = f"canary-keyring-{uuid.uuid4().hex[:10]}"
+KEYRING_ENV = {
+    "PYTHON_KEYRING_BACKEND": "keyrings.cryptfile.cryptfile.CryptFileKeyring",
+    "KEYRING_CRYPTFILE_PASSWORD": "fault-matrix-keyring-password",
+}
+
+
+def make_keyring(root: Path) -> Path:
+    """A data dir holding KEYRING_NAME = KEYRING_CANARY, written by `secrets set --stdin`."""
+    home = root / "keyring-home"
+    env = _env(home, {})
+    subprocess.run(
+        [sys.executable, "-m", "signer_tui", "secrets", "set", KEYRING_NAME, "--stdin"],
+        input=KEYRING_CANARY + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return home / "data"
+
+
 def _env(home: Path, canaries: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNER_TUI_", "PG"))}
+    env.update(KEYRING_ENV)
     env["PYTHONPATH"] = str(REPO)
     for name in ("CONFIG", "STATE", "CACHE", "DATA"):
         (home / name.lower()).mkdir(parents=True, exist_ok=True)
@@ -159,7 +187,7 @@ def _env(home: Path, canaries: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_cell(service: str, mode: str, root: Path) -> Outcome:
+def run_cell(service: str, mode: str, root: Path, keyring_data: Path) -> Outcome:
     cell = f"{service}/{mode}"
     tmp = root / cell.replace("/", "-")
     tmp.mkdir(parents=True)
@@ -171,6 +199,7 @@ def run_cell(service: str, mode: str, root: Path) -> Outcome:
         canaries["FAULT_GH_TOKEN"] += "\u201cquoted\u201d"
     key_file.write_text(canaries["api_key_file"] + "\n")
     servers: list[fakes.FakeService] = []
+    bitcoind_server: fakes.FakeService | None = None
     urls: dict[str, str] = {}
     for name in SERVICES:
         if name == service and mode == "refused":
@@ -182,9 +211,13 @@ def run_cell(service: str, mode: str, root: Path) -> Outcome:
         server = fakes.FakeService(route, transport)
         servers.append(server)
         urls[name] = server.url
+        if name == "bitcoind":
+            bitcoind_server = server
     config = _config(tmp, urls, fakes.refused_port(), key_file)
     home = tmp / "home"
     env = _env(home, canaries)
+    shutil.copytree(keyring_data, home / "data", dirs_exist_ok=True)
+    canaries[f"keyring:{KEYRING_NAME}"] = KEYRING_CANARY
     prom = tmp / "signer.prom"
     command = [sys.executable, "-m", "signer_tui", "--config", str(config), "check"]
     try:
@@ -212,6 +245,10 @@ def run_cell(service: str, mode: str, root: Path) -> Outcome:
         for server in servers:
             server.close()
     outcome = Outcome(cell, seconds, result.returncode, result.stdout, result.stderr, text_output)
+    if bitcoind_server is not None:
+        outcome.bitcoind_auth = {
+            r.headers.get("authorization", "") for r in bitcoind_server.requests
+        }
     haystacks = {"stdout": result.stdout, "stderr": result.stderr, "text": text_output}
     if prom.exists():
         haystacks["prometheus"] = prom.read_text(errors="replace")
@@ -229,10 +266,11 @@ def run_cell(service: str, mode: str, root: Path) -> Outcome:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
     root = tmp_path_factory.mktemp("faults")
+    keyring_data = make_keyring(root)
     workers = max(2, min(6, (os.cpu_count() or 2) * 2))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = {
-            f"{service}/{mode}": pool.submit(run_cell, service, mode, root)
+            f"{service}/{mode}": pool.submit(run_cell, service, mode, root, keyring_data)
             for service, mode in CELLS
         }
         yield {cell: future.result() for cell, future in futures.items()}
@@ -339,6 +377,9 @@ def test_baseline_is_healthy_where_it_can_be(
     )
     assert not problems, problems
     assert not not_ok, not_ok
+    # The keyring canary really was resolved and sent (and so really was a secret in play).
+    basic = base64.b64encode(f"signer:{KEYRING_CANARY}".encode()).decode()
+    assert outcome.bitcoind_auth == {f"Basic {basic}"}
 
 
 @pytest.mark.parametrize(("service", "mode"), CELLS[1:], ids=[f"{s}-{m}" for s, m in CELLS[1:]])

@@ -343,6 +343,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             err(f"demo: {message}…")
 
     stack = demo.DemoStack.create(progress=progress)
+    stack.watch_terminal()  # a lost terminal must not leave the stack running
     try:
         if args.scenario:
             err(f"demo: {stack.inject(args.scenario)}")
@@ -491,11 +492,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if "--nagios" in arguments:
-        return main_nagios(arguments)
-    parser = build_parser()
-    args = parser.parse_args(arguments)
+    from signer_tui import startup
+
+    try:
+        # Ctrl-C while the parser imports its sub-commands: one line, exit 130.
+        startup.ready()
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        if "--nagios" in arguments:
+            return main_nagios(arguments)
+        parser = build_parser()
+        args = parser.parse_args(arguments)
+    except KeyboardInterrupt:
+        err("signer-tui: interrupted")
+        return 130
     handler: Handler = args.handler
     return run_handler(handler, args)
 

@@ -11,6 +11,7 @@ addressed by index or by profile name: `SIGNER_TUI_SIGNERS__MAINNET__DB__HOST=10
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import types
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
+import httpx
 import yaml
 from pydantic import (
     AfterValidator,
@@ -29,12 +31,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
 
-from signer_tui import sbtc
+from signer_tui import sanitize, sbtc, yamlsafe
 from signer_tui.locations import CONFIG_ENV
 
 ENV_PREFIX = "SIGNER_TUI_"
@@ -55,9 +58,44 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError("expected a duration such as 15s, 5m, 24h or 7d")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number such as 15s or 24h")
     if seconds <= 0:
         raise ValueError("a duration must be greater than zero")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration may be at most {format_duration(MAX_DURATION)}")
     return seconds
+
+
+# A year bounds every interval and age; a timeout over ten minutes is a mistake, and an
+# unbounded one (.inf, 1e308) would overflow the event loop's clock arithmetic.
+MAX_DURATION = 366 * 86400.0
+MAX_TIMEOUT = 600.0
+
+
+def _check_timeout(seconds: float) -> float:
+    if seconds > MAX_TIMEOUT:
+        raise ValueError(f"a timeout may be at most {format_duration(MAX_TIMEOUT)}")
+    return seconds
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic's lax mode reads YAML `true` as 1: a port or a count is never a boolean.
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true/false")
+    return value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The strings a field holds itself: a string, a list of strings, or a flat mapping of
+    strings (keymap, {file: PATH}); nested models are checked by their own fields."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        yield from (item for item in value if isinstance(item, str))
+    elif isinstance(value, Mapping) and all(isinstance(v, str) for v in value.values()):
+        for key, item in value.items():
+            yield from (key, item) if isinstance(key, str) else (item,)
 
 
 def format_duration(seconds: float) -> str:
@@ -98,13 +136,24 @@ def check_http_url(value: str) -> str:
         )
     if port is not None and not 0 < port < 65536:
         raise ValueError("port out of range")
+    try:
+        # What the HTTP client will be handed: anything it refuses is refused here, not later.
+        httpx.URL(value)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValueError(f"not a valid URL ({sanitize.clean_line(str(exc), 100)})") from None
     return value.rstrip("/")
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Timeout = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_check_timeout)]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=65535)]
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=1_000_000)]
 Network = Literal["mainnet", "testnet", "regtest"]
+
+# libpq's require_auth: one method list, optionally all negated with "!".
+_AUTH_METHOD = r"(?:password|md5|gss|sspi|scram-sha-256|none)"
+_REQUIRE_AUTH = rf"^(?:{_AUTH_METHOD}(?:,{_AUTH_METHOD})*|!{_AUTH_METHOD}(?:,!{_AUTH_METHOD})*)$"
 
 _STACKS_ADDRESS = re.compile(r"^S[PMTN][0-9A-HJKMNP-TV-Z]{38,40}$")
 
@@ -162,6 +211,22 @@ class SecretRef(BaseModel):
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        # A URL, host or name with ESC, a newline or U+202E would reach terminals and HTTP
+        # requests as it is; nothing in a config needs such characters.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and any(m is not SecretRef for m in _unwrap(field.annotation)):
+            return value  # a nested model: its own fields say which value is wrong
+        for text in _strings(value):
+            if not sanitize.is_clean(text) or any(c in text for c in "\n\t"):
+                raise ValueError(
+                    "contains a control, escape or bidi character (e.g. ESC, a newline, "
+                    "U+202E): remove it"
+                )
+        return value
+
 
 # -- the config tree -----------------------------------------------------------------------
 
@@ -171,7 +236,7 @@ class SignerApi(StrictModel):
     metrics_url: HttpUrl | None = Field(
         "http://127.0.0.1:9184/metrics", description="Prometheus metrics; null if disabled"
     )
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
 
 class Database(StrictModel):
@@ -181,8 +246,11 @@ class Database(StrictModel):
     user: str = "postgres"
     password: SecretRef | None = None
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
-    connect_timeout: Duration = 5.0
-    statement_timeout: Duration = 10.0
+    connect_timeout: Timeout = 5.0
+    statement_timeout: Timeout = 10.0
+    # libpq's require_auth; null: scram-sha-256 whenever a password is configured.
+    require_auth: str | None = Field(None, pattern=_REQUIRE_AUTH)
+    channel_binding: Literal["disable", "prefer", "require"] | None = None
 
 
 class Bitcoind(StrictModel):
@@ -190,7 +258,7 @@ class Bitcoind(StrictModel):
     user: str | None = None
     password: SecretRef | None = None
     cookie_file: Path | None = None
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
     @model_validator(mode="after")
     def _auth(self) -> Bitcoind:
@@ -203,7 +271,7 @@ class Bitcoind(StrictModel):
 
 class StacksNode(StrictModel):
     rpc_url: HttpUrl = "http://127.0.0.1:20443"
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
 
 
 class ChainApi(StrictModel):
@@ -211,7 +279,7 @@ class ChainApi(StrictModel):
 
     url: HttpUrl | None = None
     api_key: SecretRef | None = None
-    timeout: Duration = 10.0
+    timeout: Timeout = 10.0
 
 
 class Backups(StrictModel):
@@ -247,14 +315,14 @@ class PollIntervals(StrictModel):
 class Thresholds(StrictModel):
     backup_max_age: Duration = 26 * 3600.0
     backup_shrink_ratio: float = Field(0.5, gt=0, lt=1)
-    backup_history_days: int = Field(14, ge=1, le=90)
+    backup_history_days: Count = Field(14, ge=1, le=90)
     verification_max_age: Duration = 7 * 86400.0
-    max_node_lag_blocks: int = Field(2, ge=0)
-    max_peer_difference: int = Field(10, ge=0)
+    max_node_lag_blocks: Count = Field(2)
+    max_peer_difference: Count = Field(10)
     stacks_tip_max_age: Duration = 300.0
     bitcoin_tip_max_age: Duration = 2 * 3600.0
-    signer_tip_max_lag_blocks: int = Field(3, ge=0)
-    min_bitcoind_major: int = Field(25, ge=0)
+    signer_tip_max_lag_blocks: Count = Field(3)
+    min_bitcoind_major: Count = Field(25)
 
 
 class Posture(StrictModel):
@@ -332,7 +400,7 @@ class ReleaseFeeds(StrictModel):
     github_token: SecretRef | None = None
     repos: Repos = Field(default_factory=lambda: Repos())
     poll: Duration = 6 * 3600.0
-    timeout: Duration = 15.0
+    timeout: Timeout = 15.0
 
 
 # Textual's ANSI themes use the terminal's own 16 colours: the safe choice on old terminals.
@@ -470,7 +538,9 @@ class Problem:
         where = self.file or "environment"
         if self.line:
             where = f"{where}:{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # Keys and file names come from the file itself: one clean line for the terminal.
+        return sanitize.clean_line(text)
 
 
 class ConfigError(Exception):
@@ -703,7 +773,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> L
     environ = os.environ if environ is None else environ
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlsafe.read_config_bytes(path)
+    except yamlsafe.YamlProblem as exc:
+        raise ConfigError([Problem(shown, exc.line, "", exc.message)]) from None
     except FileNotFoundError:
         raise ConfigError(
             [
@@ -719,8 +791,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> L
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(shown, None, "", f"cannot read the file: {exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = yamlsafe.parse(text)
+    except yamlsafe.YamlProblem as exc:
+        raise ConfigError([Problem(shown, exc.line, "", exc.message)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

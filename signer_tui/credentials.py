@@ -69,9 +69,10 @@ class Redactor:
 
     def add(self, value: str) -> None:
         # Very short values would shred ordinary text and are not worth hiding by substring.
-        if len(value) >= 4:
+        found = {v for v in encodings(value) if len(v) >= 4}
+        if found:
             with self._lock:
-                self._values.add(value)
+                self._values.update(found)
 
     def __call__(self, text: str) -> str:
         with self._lock:
@@ -83,6 +84,30 @@ class Redactor:
 
 
 REDACTOR = Redactor()
+
+
+def encodings(value: str) -> set[str]:
+    """Every spelling of `value` that error messages, logs and files are known to produce:
+    as is, repr- and JSON-escaped, URL-escaped, as a bytes repr, base64 (Basic auth), and
+    each line of a multi-line value on its own (a header error quotes from the break on)."""
+    import base64
+    import json
+    from urllib.parse import quote, quote_plus
+
+    raw = value.encode("utf-8", errors="surrogatepass")
+    found = {
+        value,
+        repr(value)[1:-1],
+        ascii(value)[1:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        repr(raw)[2:-1],
+        base64.b64encode(raw).decode("ascii"),
+    }
+    found.update(line.strip() for line in value.splitlines())
+    return {v for v in found if v}
 
 
 # -- keyring backend -------------------------------------------------------------------------
@@ -138,7 +163,15 @@ def _select_backend() -> tuple[object, BackendInfo]:
             return _backend_cache
         import keyring
 
-        backend = keyring.get_keyring()
+        try:
+            backend = keyring.get_keyring()
+        except Exception as exc:
+            # PYTHON_KEYRING_BACKEND naming a module that is not installed (e.g. the
+            # encrypted-file keyring without the `headless` extra) fails inside keyring.
+            chosen = os.environ.get("PYTHON_KEYRING_BACKEND", "the configured keyring backend")
+            reason = f"{chosen} cannot be loaded ({type(exc).__name__}: {exc})"
+            _backend_cache = (None, BackendInfo(chosen, False, True, reason))
+            return _backend_cache
         explicit = _explicit_choice()
         leaves = [b for b in _leaves(backend) if not _is_fail(b)]
         name = _backend_name(leaves[0] if len(leaves) == 1 else backend)
@@ -241,6 +274,33 @@ def keyring_delete(name: str, timeout: float = KEYRING_TIMEOUT) -> bool:
 
 # -- references ------------------------------------------------------------------------------
 
+# Secrets sent as an HTTP header value (x-api-key, Authorization: Bearer): HTTP allows one
+# line of visible ASCII there. Anything else fails inside the HTTP library, quoting the value.
+HEADER_SECRET_FIELDS = ("api_key", "github_token")
+HEADER_TITLE = "secret cannot be a header"
+
+
+def header_problem(value: str) -> str | None:
+    """Why `value` cannot be sent as a header value, without quoting it; None if it can."""
+    if "\n" in value or "\r" in value:
+        lines = len(value.splitlines())
+        return f"it has {lines} lines; keep only the token, on one line"
+    if not value.isascii():
+        return "it contains non-ASCII characters; tokens are plain ASCII (a pasted quote?)"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "it contains control characters"
+    if value != value.strip():
+        return "it starts or ends with whitespace"
+    return None
+
+
+def check_header_secret(secret: Secret, what: str) -> str:
+    """The secret's value if it can be a header; SecretUnavailable saying why not."""
+    problem = header_problem(secret.reveal())
+    if problem is not None:
+        raise SecretUnavailable(HEADER_TITLE, f"{what} cannot be sent as a header: {problem}")
+    return secret.reveal()
+
 
 def resolve(ref: SecretRef, timeout: float = KEYRING_TIMEOUT) -> Secret:
     """The value behind a reference, or SecretUnavailable saying why not."""
@@ -277,7 +337,8 @@ class Resolved:
     path: str
     ref: SecretRef
     secret: Secret | None
-    error: str = ""
+    error: str = ""  # "title: detail"
+    title: str = "secret unavailable"
 
 
 def resolve_all(settings: Settings, timeout: float = KEYRING_TIMEOUT) -> list[Resolved]:
@@ -285,9 +346,12 @@ def resolve_all(settings: Settings, timeout: float = KEYRING_TIMEOUT) -> list[Re
     out: list[Resolved] = []
     for path, ref in settings.secret_refs():
         try:
-            out.append(Resolved(path, ref, resolve(ref, timeout)))
+            secret = resolve(ref, timeout)
+            if path.rsplit(".", 1)[-1] in HEADER_SECRET_FIELDS:
+                check_header_secret(secret, f"the secret {ref.display()} ({path})")
+            out.append(Resolved(path, ref, secret))
         except SecretUnavailable as exc:
-            out.append(Resolved(path, ref, None, f"{exc.title}: {exc.detail}"))
+            out.append(Resolved(path, ref, None, f"{exc.title}: {exc.detail}", exc.title))
     return out
 
 
@@ -308,8 +372,8 @@ class SecretStore:
             try:
                 item = Resolved("", ref, resolve(ref))
             except SecretUnavailable as exc:
-                item = Resolved("", ref, None, f"{exc.title}: {exc.detail}")
+                item = Resolved("", ref, None, f"{exc.title}: {exc.detail}", exc.title)
             self._by_ref[ref] = item
         if item.secret is None:
-            raise SecretUnavailable("secret unavailable", item.error or ref.display())
+            raise SecretUnavailable(item.title, item.error or ref.display())
         return item.secret

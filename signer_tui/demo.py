@@ -32,6 +32,7 @@ from signer_tui.sim.stack import FeedSimulators, SimEnvironment
 from signer_tui.sim.state import TESTNET_DEPLOYER, AdvisorySpec, DkgRound, ReleaseSpec, SimState
 from signer_tui.sim.state import fake_key as make_key
 from signer_tui.sources.feedcache import FeedCache
+from signer_tui.terminal_watchdog import TerminalWatchdog
 from signer_tui.verify.cluster import ScratchCluster
 
 NAMESPACE = "demo"
@@ -79,6 +80,9 @@ class DemoStack:
     _timers: list[threading.Timer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _ticker: threading.Thread | None = None
+    # The teardown runs once, from the main thread or from the lost-terminal watchdog.
+    _teardown_lock: threading.Lock = field(default_factory=threading.Lock)
+    torn_down: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def create(cls, progress: Callable[[str], None] = lambda _msg: None) -> DemoStack:
@@ -250,7 +254,20 @@ class DemoStack:
         with deferred_signals():
             self._teardown()
 
+    def watch_terminal(self) -> TerminalWatchdog:
+        """If the terminal hangs up, tear down and exit even if the TUI cannot (see
+        terminal_watchdog); a no-op without a controlling terminal."""
+        watchdog = TerminalWatchdog(self._teardown, self.torn_down)
+        watchdog.start()
+        return watchdog
+
     def _teardown(self) -> None:
+        with self._teardown_lock:
+            if not self.torn_down.is_set():
+                self._teardown_once()
+                self.torn_down.set()
+
+    def _teardown_once(self) -> None:
         self._stop.set()
         for timer in self._timers:
             timer.cancel()

@@ -13,6 +13,10 @@ from signer_tui import __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Ctrl-C while the CLI's imports load is a quiet exit 130, not a traceback.
+    from signer_tui.startup import quiet_interrupts_until_ready
+
+    quiet_interrupts_until_ready()
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:
         # Exactly argparse's answer to `--version` (tests/unit/test_fast_paths.py compares).

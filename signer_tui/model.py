@@ -7,26 +7,23 @@ presenters render Findings. Nothing here does I/O.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
+
+from signer_tui import sanitize
 
 T = TypeVar("T")
 
 # Raw network text is shown to operators; keep it to one screenful in evidence.
 RAW_LIMIT = 4000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def clean_text(text: str, limit: int | None = None) -> str:
-    """Strip control characters (terminal escapes) from text that came from the network."""
-    cleaned = _CONTROL.sub("", text)
-    if limit is not None and len(cleaned) > limit:
-        cleaned = cleaned[:limit] + f"… [{len(cleaned) - limit} more characters]"
-    return cleaned
+    """Text from outside made safe to show: escape sequences, controls, bidi overrides and
+    line separators removed (see signer_tui.sanitize); newlines and tabs kept."""
+    return sanitize.clean(text, limit)
 
 
 def utcnow() -> datetime:

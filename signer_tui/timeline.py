@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from signer_tui.model import Finding
+from signer_tui.sanitize import clean_line
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,11 @@ class Timeline:
         lines.append("| --- | --- | --- | --- | --- |")
         for e in self.events:
             change = f"{e.old} → {e.new}" if e.old else f"{e.new} (first seen)"
-            summary = e.summary.replace("|", "\\|")
+            # Markdown is rendered by whatever the hand-over lands in: one clean line per cell.
+            summary = clean_line(e.summary).replace("|", "\\|")
             at = e.at.strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(f"| {at} | {e.profile} | `{e.finding_id}` | {change} | {summary} |")
+            profile = clean_line(e.profile).replace("|", "\\|")
+            lines.append(f"| {at} | {profile} | `{e.finding_id}` | {change} | {summary} |")
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:

@@ -533,6 +533,15 @@ def _signer_peers(snap: MetricsSnapshot, node_key: Observation[KeyReading] | Non
     peers = snap.peers_connected
     reading: KeyReading | None = node_key.value if node_key is not None and node_key.ok else None
     data = reading.signer_data if reading is not None else None
+    if peers is None and "peers_connected" in snap.invalid:
+        return Finding(
+            "node.signer.peers",
+            Status.UNKNOWN,
+            f"peers_connected is {snap.invalid['peers_connected']}, not a count",
+            "The metrics exporter sent a value that is no number of peers (NaN, Inf or "
+            "out of range); see the metrics evidence.",
+            ev,
+        )
     if peers is None:
         return Finding(
             "node.signer.peers",
@@ -578,6 +587,17 @@ def _signer_observing(
     its node advances several blocks is a stalled observer; one block behind is not."""
     fid = "node.signer.observing"
     ev = (snap.evidence,)
+    bad = {k: v for k, v in snap.invalid.items() if k.startswith("blocks_observed")}
+    if bad:
+        name, shown = sorted(bad.items())[0]
+        return Finding(
+            fid,
+            Status.UNKNOWN,
+            f"{name} is {shown}, not a count",
+            "The metrics exporter sent a block counter that is no number (NaN, Inf or out "
+            "of range); see the metrics evidence.",
+            ev,
+        )
     counter = flat_run(series.stacks_observed)
     if counter is None or len(series.stacks_observed) < 2:
         return Finding(fid, Status.UNKNOWN, "need two scrapes to see blocks rising", "", ev)

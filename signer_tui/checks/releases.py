@@ -99,6 +99,19 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
     newer = releases.newer_than(running.version, track)
     security = [r for r in newer if is_security_release(r)]
     latest = releases.latest(track)
+    if latest is None and not hits:
+        # `[]`, a list of nulls or only unparseable tags: nothing to compare with is not
+        # "latest".
+        return Finding(
+            finding_id,
+            Status.UNKNOWN,
+            f"{running.label} {running.shown}; feed has no readable release"
+            f" ({_unreadable(releases)})",
+            "The release feed answered but held no release this version can be compared "
+            "with. Check the repository setting (releases.repos) and the feed's evidence.",
+            ev,
+            details=(("running", running.shown),),
+        )
     details = [("running", running.shown)]
     if latest is not None:
         details.append(("latest", latest.tag))
@@ -142,6 +155,12 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         ev,
         details=tuple(details),
     )
+
+
+def _unreadable(feed: ReleaseFeed) -> str:
+    if not feed.releases:
+        return "no entries"
+    return f"{len(feed.junk)} of {len(feed.releases)} tags unparseable"
 
 
 def running_signer(
@@ -200,12 +219,18 @@ def _bitcoin_osv(feeds: Feeds, running: Running, base: Finding) -> Finding:
         note = f"asked about {feeds.bitcoin_osv_tag or '?'}, not this node's version"
         return replace(base, details=(*base.details, ("OSV", note)))
     if isinstance(osv, FeedFailure):
+        # Bitcoin Core publishes no GitHub advisories: without OSV nothing says this version
+        # is free of known vulnerabilities, so "latest" alone is not OK.
+        calm = base.status.rank < Status.UNKNOWN.rank
         return Finding(
             base.id,
-            base.status,
-            base.summary,
-            base.advice,
-            base.evidence,
+            Status.UNKNOWN if calm else base.status,
+            f"{base.summary}; OSV unavailable ({osv.title})" if calm else base.summary,
+            "OSV is the vulnerability feed for Bitcoin Core and could not be read; "
+            "check egress to api.osv.dev."
+            if calm
+            else base.advice,
+            base.evidence + ((osv.evidence,) if osv.evidence is not None else ()),
             details=(*base.details, ("OSV", f"unavailable: {osv.title}")),
         )
     result: OsvResult = osv
@@ -239,6 +264,11 @@ def _feed_status(feeds: Feeds, now: datetime) -> Finding:
                 failures.append(f"{repo.repo}: {part.title}")
             else:
                 parts.append(part)
+                if isinstance(part, ReleaseFeed) and not part.versioned:
+                    # An answer without one readable release is not a fresh feed.
+                    failures.append(f"{repo.repo}: no readable release ({_unreadable(part)})")
+    if isinstance(feeds.bitcoin_osv, FeedFailure):
+        failures.append(f"OSV: {feeds.bitcoin_osv.title}")
     stale = [p for p in parts if p.stale]
     oldest = max((p.age(now).total_seconds() for p in parts), default=None)
     if failures and not parts:

@@ -423,7 +423,7 @@ class _Fields:
         value = self.obj.get(key)
         if value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**64:
             raise self._bad(key, "an integer")
         return value
 

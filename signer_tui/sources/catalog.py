@@ -263,8 +263,9 @@ def _build_db(ctx: PollContext) -> Poll[SignerDbFacts]:
     profile = ctx.profile
     assert profile is not None
     database = SignerDatabase.from_profile(profile.db, ctx.secret(profile.db.password))
-    # Connecting, then a handful of statements each bounded by statement_timeout.
-    deadline = profile.db.connect_timeout + 2 * profile.db.statement_timeout + 2.0
+    # The source bounds its own poll (cancel, then socket shutdown); ours is the backstop,
+    # a little later, so the source can report its own reason first.
+    deadline = database.poll_seconds + 2.5
     return Poll(
         database.snapshot, profile.poll.database, blocking=True, deadline=deadline, description="DB"
     )

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 from packaging.version import Version
 
-from signer_tui.credentials import Secret
+from signer_tui.credentials import Secret, check_header_secret
 from signer_tui.model import Evidence, clean_text
 from signer_tui.sources.errors import (
     SourceAuthError,
@@ -337,7 +337,8 @@ class GitHub(HttpService):
         if token:
             # Registering the value (Secret does) lets the redactor scrub it from any output.
             secret = token if isinstance(token, Secret) else Secret(token)
-            headers["authorization"] = f"Bearer {secret.reveal()}"
+            value = check_header_secret(secret, "the GitHub token")
+            headers["authorization"] = f"Bearer {value}"
         # Redirects: GitHub answers a renamed repository with 301; httpx drops the
         # Authorization header if a redirect leaves the origin.
         super().__init__(

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from signer_tui.credentials import Secret
+from signer_tui.credentials import Secret, check_header_secret
 from signer_tui.model import Evidence, clean_text
 from signer_tui.sources.errors import (
     SourceAuthError,
@@ -131,6 +131,8 @@ class ChainApi(RegistryClient):
         timeout: float = 10.0,
     ) -> None:
         key = api_key.reveal() if isinstance(api_key, Secret) else api_key
+        if key:
+            key = check_header_secret(Secret(key), "the chain API key")
         # Redirects are followed by hand (same origin only): httpx would carry x-api-key to
         # any host a redirect names.
         super().__init__(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import ssl
 import threading
 import time
@@ -105,9 +106,23 @@ class HttpReply:
                 self.evidence,
             )
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_constant=_no_constant, parse_float=_finite_float)
         except ValueError as exc:
-            raise SourceProtocolError("malformed JSON", str(exc)[:200], self.evidence) from exc
+            raise SourceProtocolError(
+                "malformed JSON", clean_text(str(exc), 200), self.evidence
+            ) from exc
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have; no service sends them.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

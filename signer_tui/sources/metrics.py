@@ -8,6 +8,7 @@ missing series is None ("unknown" or "never happened"), not zero.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,9 @@ class MetricsSnapshot:
     transactions_submitted_total: dict[tuple[str, str], float] = field(default_factory=dict)
     coordinator_tenures_total: float | None = None
     signing_rounds_completed_total: float | None = None
+    # Sample name -> the value shown, for series whose value is no count (NaN, ±Inf, beyond
+    # 2^53): such a series is left out of the fields above, so a check says UNKNOWN and why.
+    invalid: dict[str, str] = field(default_factory=dict)
 
     def series(self, name: str, **labels: str) -> list[MetricSample]:
         """Samples with this exact sample name whose labels include `labels`."""
@@ -101,9 +105,27 @@ def parse_exposition(text: str) -> list[MetricSample]:
     return samples
 
 
+# Counters and gauges the checks read are counts: beyond 2^53 a float is no longer exact,
+# and a value like -1e308 would print as a 309-digit number.
+MAX_COUNT = float(2**53)
+
+
+def is_count(value: float) -> bool:
+    return math.isfinite(value) and abs(value) <= MAX_COUNT
+
+
+def show_value(value: float) -> str:
+    """A metric value for a summary: never more than a dozen characters."""
+    return f"{value:.6g}"
+
+
 def snapshot_from(
     samples: list[MetricSample], observed_at: datetime, evidence: Evidence
 ) -> MetricsSnapshot:
+    invalid = {s.name: show_value(s.value) for s in samples if not is_count(s.value)}
+    # Series the checks use are read from the valid samples only; the bad ones are named.
+    all_samples = tuple(samples)
+    samples = [s for s in samples if is_count(s.value)]
     base = MetricsSnapshot(tuple(samples), observed_at, evidence)
     build = base.series("build_info")
     build_info = (
@@ -118,6 +140,7 @@ def snapshot_from(
     )
     snapshot = MetricsSnapshot(
         samples=base.samples,
+        invalid=invalid,
         observed_at=observed_at,
         evidence=evidence,
         build_info=build_info,
@@ -133,9 +156,11 @@ def snapshot_from(
         signing_rounds_completed_total=base.value("signing_rounds_completed_total"),
     )
     decoded = (
-        f"{len(samples)} samples; revision={build_info.revision if build_info else None} "
+        f"{len(all_samples)} samples; revision={build_info.revision if build_info else None} "
         f"blocks_observed={snapshot.blocks_observed_total} peers={snapshot.peers_connected}"
     )
+    if invalid:
+        decoded += "; not counts: " + ", ".join(f"{k}={v}" for k, v in sorted(invalid.items()))
     return replace(snapshot, evidence=evidence.with_decoded(decoded))
 
 

@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -30,6 +30,7 @@ from signer_tui.config import Database
 from signer_tui.credentials import REDACTOR, Secret
 from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
 from signer_tui.sbtc import MAIN_TABLES, VERIFIED_KEY_QUERY
+from signer_tui.sources import pg_rows
 from signer_tui.sources.errors import (
     DatabaseAuthFailed,
     DatabaseError,
@@ -38,9 +39,14 @@ from signer_tui.sources.errors import (
     DatabaseTimeout,
     DatabaseUnreachable,
 )
+from signer_tui.sources.pg_deadline import PollDeadline
+from signer_tui.sources.pg_role import RoleFacts, read_role
 
 APPLICATION_NAME = "signer-tui"
+# libpq >= 16: refuse to send a password unless the server proves it runs SCRAM.
+DEFAULT_REQUIRE_AUTH = "scram-sha-256"
 SCHEMA = "sbtc_signer"
+_SHARES = "sbtc_signer.dkg_shares"
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
@@ -202,6 +208,7 @@ class SignerDbFacts:
     row_counts: RowCounts | None
     encrypted_shares: EncryptedShares | None
     problems: tuple[tuple[str, str], ...] = ()  # (part, "title: detail")
+    role: RoleFacts | None = None  # live sessions only: who we are connected as
 
     @property
     def newest_verified_key(self) -> bytes | None:
@@ -289,6 +296,13 @@ def _database_error(
 
 def _connection_error(detail: str) -> DatabaseError:
     # Connection failures carry no SQLSTATE; libpq's text is all there is.
+    if "authentication method requirement" in detail:
+        return DatabaseAuthFailed(
+            "server not using SCRAM",
+            f"{detail} — the password is only sent to a server that authenticates with "
+            "SCRAM (db.require_auth); if this server really uses another method, set "
+            "db.require_auth accordingly",
+        )
     if _AUTH.search(detail):
         return DatabaseAuthFailed(detail=detail)
     if _NO_DATABASE.search(detail):
@@ -321,20 +335,27 @@ def run_query(
     params: Sequence[Any] | None = None,
     *,
     source: str = "postgres",
+    table: str = "the query",
 ) -> tuple[list[tuple[Any, ...]], Evidence]:
     """Run one read inside its own transaction (a savepoint if one is open), so a failing
-    statement leaves the connection usable; psycopg errors become typed `DatabaseError`s."""
+    statement leaves the connection usable; psycopg errors become typed `DatabaseError`s,
+    and a cell that cannot be loaded names `table`, its column and row."""
     text = query if isinstance(query, str) else query.as_string(conn)
     observed_at = utcnow()
     started = time.perf_counter()
     try:
         with conn.transaction():
             cursor = conn.execute(query, params)
-            rows = cursor.fetchall() if cursor.description is not None else []
+            rows = pg_rows.fetch_all(cursor, table) if cursor.description is not None else []
     except psycopg.Error as exc:
         raise _database_error(
             exc, source=source, request=text, observed_at=observed_at, started=started
         ) from None
+    except pg_rows.JunkData as exc:
+        exc.evidence = Evidence(
+            source=source, request=text, observed_at=observed_at, error=exc.detail
+        )
+        raise
     evidence = Evidence(
         source=source,
         request=text,
@@ -348,17 +369,16 @@ def _shown(evidence: Evidence, raw: str, decoded: str) -> Evidence:
     return replace(evidence, raw=clean_text(raw, RAW_LIMIT), decoded=decoded)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
-
-
 def _short(key: bytes) -> str:
     return key.hex()[:16] + "…"
 
 
 def read_verified_keys(conn: Conn, *, source: str = "postgres") -> VerifiedKeys:
-    rows, evidence = run_query(conn, VERIFIED_KEY_QUERY, source=source)
-    keys = tuple(bytes(row[0]) for row in rows)
+    rows, evidence = run_query(conn, VERIFIED_KEY_QUERY, source=source, table=_SHARES)
+    keys = tuple(
+        pg_rows.as_bytes(row[0], pg_rows.where(_SHARES, "aggregate_key", i))
+        for i, row in enumerate(rows)
+    )
     decoded = (
         f"{len(keys)} verified key(s), newest {_short(keys[0])}" if keys else "no verified key"
     )
@@ -366,19 +386,29 @@ def read_verified_keys(conn: Conn, *, source: str = "postgres") -> VerifiedKeys:
 
 
 def read_newest_share(conn: Conn, *, source: str = "postgres") -> NewestShare:
-    rows, evidence = run_query(conn, NEWEST_SHARE_QUERY, source=source)
+    rows, evidence = run_query(conn, NEWEST_SHARE_QUERY, source=source, table=_SHARES)
     if not rows:
         return NewestShare(None, _shown(evidence, "(no rows)", "dkg_shares is empty"))
     key, status, created_at, height = rows[0]
-    share = DkgShare(bytes(key), str(status), created_at.astimezone(UTC), int(height))
+
+    def at(column: str) -> str:
+        return pg_rows.where(_SHARES, column, 0)
+
+    share = DkgShare(
+        pg_rows.as_bytes(key, at("aggregate_key")),
+        # The label reaches the screen: cleaned like any text from outside.
+        pg_rows.as_text(status, at("dkg_shares_status"), 40),
+        pg_rows.as_time(created_at, at("created_at")),
+        pg_rows.as_int(height, at("started_at_bitcoin_block_height")),
+    )
     raw = f"{share.key_hex} | {share.status} | {share.created_at.isoformat()} | {height}"
     decoded = f"newest share {_short(share.aggregate_key)} is {share.status}"
     return NewestShare(share, _shown(evidence, raw, decoded))
 
 
 def read_dkg_round_count(conn: Conn, *, source: str = "postgres") -> DkgRoundCount:
-    rows, evidence = run_query(conn, DKG_ROUNDS_QUERY, source=source)
-    count = int(rows[0][0])
+    rows, evidence = run_query(conn, DKG_ROUNDS_QUERY, source=source, table=_SHARES)
+    count = pg_rows.as_int(rows[0][0], pg_rows.where(_SHARES, "count", 0))
     return DkgRoundCount(count, _shown(evidence, str(count), f"{count} DKG round(s) not failed"))
 
 
@@ -391,15 +421,24 @@ def read_migrations(conn: Conn, *, source: str = "postgres") -> Migrations:
             "no migrations ledger",
         )
         return Migrations(False, (), shown)
-    rows, evidence = run_query(conn, MIGRATIONS_QUERY, source=source)
-    keys = tuple(str(row[0]) for row in rows)
+    ledger = "public.__sbtc_migrations"
+    rows, evidence = run_query(conn, MIGRATIONS_QUERY, source=source, table=ledger)
+    keys = tuple(
+        pg_rows.as_text(row[0], pg_rows.where(ledger, "key", i)) for i, row in enumerate(rows)
+    )
     decoded = f"{len(keys)} migration(s), last {keys[-1]}" if keys else "ledger is empty"
     return Migrations(True, keys, _shown(evidence, "\n".join(keys), decoded))
 
 
 def read_chain_tips(conn: Conn, *, source: str = "postgres") -> ChainTips:
-    rows, evidence = run_query(conn, CHAIN_TIPS_QUERY, source=source)
-    tips = {str(chain): ChainTip(int(height), _utc(created)) for chain, height, created in rows}
+    rows, evidence = run_query(conn, CHAIN_TIPS_QUERY, source=source, table="chain tips")
+    tips: dict[str, ChainTip] = {}
+    for i, (chain, height, created) in enumerate(rows):
+        table = f"sbtc_signer.{chain}_blocks"
+        tips[str(chain)] = ChainTip(
+            pg_rows.as_int(height, pg_rows.where(table, "block_height", i)),
+            pg_rows.as_opt_time(created, pg_rows.where(table, "created_at", i)),
+        )
     empty = ChainTip(None, None)
     result = ChainTips(tips.get("bitcoin", empty), tips.get("stacks", empty), evidence)
     raw = "\n".join(
@@ -411,10 +450,14 @@ def read_chain_tips(conn: Conn, *, source: str = "postgres") -> ChainTips:
 
 
 def read_table_sizes(conn: Conn, *, source: str = "postgres") -> TableSizes:
-    rows, evidence = run_query(conn, TABLE_SIZES_QUERY, source=source)
+    rows, evidence = run_query(conn, TABLE_SIZES_QUERY, source=source, table="pg_class")
     database = next((int(size) for name, size in rows if name is None), 0)
     sizes = sorted(
-        ((str(name), int(size)) for name, size in rows if name is not None),
+        (
+            (pg_rows.as_text(name, "pg_class.relname"), int(size))
+            for name, size in rows
+            if name is not None
+        ),
         key=lambda item: (-item[1], item[0]),
     )
     raw = "\n".join(f"{name} {size}" for name, size in sizes) + f"\n(database) {database}"
@@ -436,7 +479,7 @@ def read_row_counts(
                 for name in present
             )
         )
-        counted, evidence = run_query(conn, query, source=source)
+        counted, evidence = run_query(conn, query, source=source, table="row counts")
         found = dict(zip(present, (int(n) for n in counted[0]), strict=True))
     counts = tuple((name, found.get(name)) for name in tables)
     raw = "\n".join(f"{name} {'missing' if n is None else n}" for name, n in counts)
@@ -448,11 +491,16 @@ def read_row_counts(
 
 
 def read_encrypted_shares(conn: Conn, *, source: str = "postgres") -> EncryptedShares:
-    rows, evidence = run_query(conn, ENCRYPTED_SHARES_QUERY, source=source)
+    rows, evidence = run_query(conn, ENCRYPTED_SHARES_QUERY, source=source, table=_SHARES)
     if not rows:
         return EncryptedShares(None, None, _shown(evidence, "(no rows)", "no verified row"))
-    key, length = bytes(rows[0][0]), rows[0][1]
-    size = int(length) if length is not None else 0
+    key = pg_rows.as_bytes(rows[0][0], pg_rows.where(_SHARES, "aggregate_key", 0))
+    length = rows[0][1]
+    size = (
+        pg_rows.as_int(length, pg_rows.where(_SHARES, "encrypted_private_shares", 0))
+        if length is not None
+        else 0
+    )
     decoded = f"encrypted_private_shares of {_short(key)}: {size} bytes"
     return EncryptedShares(key, size, _shown(evidence, f"{key.hex()} | {size}", decoded))
 
@@ -493,9 +541,15 @@ _FATAL = (DatabaseUnreachable, DatabaseAuthFailed, DatabaseNoSchema)
 
 
 def read_signer_facts(
-    conn: Conn, *, source: str = "postgres", tables: Sequence[str] = MAIN_TABLES
+    conn: Conn,
+    *,
+    source: str = "postgres",
+    tables: Sequence[str] = MAIN_TABLES,
+    deadline: PollDeadline | None = None,
+    role: Callable[[], RoleFacts] | None = None,
 ) -> SignerDbFacts:
-    """Every read, on one connection, in one snapshot."""
+    """Every read, on one connection, in one snapshot; with a `deadline`, every query runs
+    within what is left of it (a part that finds nothing left fails with that reason)."""
     observed_at = utcnow()
     readers: dict[str, Callable[[], Any]] = {
         "verified_keys": lambda: read_verified_keys(conn, source=source),
@@ -507,13 +561,19 @@ def read_signer_facts(
         "row_counts": lambda: read_row_counts(conn, tables, source=source),
         "encrypted_shares": lambda: read_encrypted_shares(conn, source=source),
     }
+    if role is not None:
+        readers["role"] = role
     parts: dict[str, Any] = {}
     errors: list[DatabaseError] = []
     try:
         with _snapshot(conn):
+            if deadline is not None:
+                deadline.before_query(conn)
             version = read_schema(conn, source=source)
             for name, reader in readers.items():
                 try:
+                    if deadline is not None:
+                        deadline.before_query(conn)
                     parts[name] = reader()
                 except DatabaseError as exc:
                     if isinstance(exc, _FATAL) or conn.broken or conn.closed:
@@ -558,6 +618,8 @@ class SignerDatabase:
         sslmode: str = "prefer",
         connect_timeout: float = 5.0,
         statement_timeout: float = 10.0,
+        require_auth: str | None = None,
+        channel_binding: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -567,6 +629,12 @@ class SignerDatabase:
         self.sslmode = sslmode
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
+        # A password must not go to whoever asks for it in clear text (or as MD5): unless told
+        # otherwise, demand SCRAM whenever we have a password to send.
+        if require_auth is None and password is not None:
+            require_auth = DEFAULT_REQUIRE_AUTH
+        self.require_auth = require_auth
+        self.channel_binding = channel_binding
 
     @classmethod
     def from_profile(cls, db: Database, password: Secret | None) -> SignerDatabase:
@@ -579,6 +647,8 @@ class SignerDatabase:
             sslmode=db.sslmode,
             connect_timeout=db.connect_timeout,
             statement_timeout=db.statement_timeout,
+            require_auth=db.require_auth,
+            channel_binding=db.channel_binding,
         )
 
     @property
@@ -588,8 +658,18 @@ class SignerDatabase:
     def __repr__(self) -> str:
         return f"SignerDatabase({self.source})"
 
-    def _params(self) -> dict[str, Any]:
+    @property
+    def poll_seconds(self) -> float:
+        """One deadline for a whole poll: connecting plus every query."""
+        return self.connect_timeout + self.statement_timeout
+
+    def _params(self, deadline: PollDeadline | None = None) -> dict[str, Any]:
         statement_ms = max(1, round(self.statement_timeout * 1000))
+        connect_timeout = (
+            deadline.connect_timeout(self.connect_timeout)
+            if deadline is not None
+            else max(1, math.ceil(self.connect_timeout))
+        )
         params: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
@@ -597,7 +677,7 @@ class SignerDatabase:
             "user": self.user,
             "sslmode": self.sslmode,
             # libpq takes whole seconds (and treats anything below 2 as 2).
-            "connect_timeout": max(1, math.ceil(self.connect_timeout)),
+            "connect_timeout": connect_timeout,
             "application_name": APPLICATION_NAME,
             "options": (f"-c default_transaction_read_only=on -c statement_timeout={statement_ms}"),
             # Ignored on unix sockets; over TCP they notice a server that vanished mid-query.
@@ -608,9 +688,13 @@ class SignerDatabase:
         }
         if self._password is not None:
             params["password"] = self._password.reveal()
+        if self.require_auth:
+            params["require_auth"] = self.require_auth
+        if self.channel_binding:
+            params["channel_binding"] = self.channel_binding
         return params
 
-    def connect(self) -> Conn:
+    def connect(self, deadline: PollDeadline | None = None) -> Conn:
         """An autocommit, read-only connection; the caller closes it."""
         observed_at = utcnow()
         started = time.perf_counter()
@@ -619,29 +703,45 @@ class SignerDatabase:
             f"user={self.user} sslmode={self.sslmode}"
         )
         try:
-            return psycopg.connect(autocommit=True, **self._params())
+            return psycopg.connect(autocommit=True, **self._params(deadline))
         except psycopg.Error as exc:
             raise _database_error(
                 exc, source=self.source, request=request, observed_at=observed_at, started=started
             ) from None
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Conn]:
-        conn = self.connect()
+    def session(self, deadline: PollDeadline | None = None) -> Iterator[Conn]:
+        conn = self.connect(deadline)
         try:
             yield conn
         finally:
             conn.close()
 
-    def _read(self, reader: Callable[[Conn], T]) -> T:
-        with self.session() as conn:
+    def _read(self, reader: Callable[[Conn], T], deadline: PollDeadline | None = None) -> T:
+        deadline = deadline or PollDeadline(self.poll_seconds, self.statement_timeout)
+        started, observed_at = time.perf_counter(), utcnow()
+        with self.session(deadline) as conn, deadline.watching(conn):
             try:
-                return reader(conn)
-            except DatabaseSchemaIncomplete:
-                # PostgreSQL says "relation does not exist" also when the whole schema is
-                # missing: name the bigger problem when that is what it is.
-                read_schema(conn, source=self.source)
-                raise
+                try:
+                    return reader(conn)
+                except DatabaseSchemaIncomplete:
+                    # PostgreSQL says "relation does not exist" also when the whole schema is
+                    # missing: name the bigger problem when that is what it is.
+                    read_schema(conn, source=self.source)
+                    raise
+            except (DatabaseError, psycopg.Error) as exc:
+                if not deadline.killed:
+                    raise
+                # The watchdog cut the socket: say "stuck", not "connection lost".
+                error = deadline.error()
+                error.evidence = Evidence(
+                    source=self.source,
+                    request="(the poll's queries)",
+                    observed_at=observed_at,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                    error=f"{error.title}: {error.detail}",
+                )
+                raise error from exc
 
     def verified_keys(self) -> VerifiedKeys:
         return self._read(lambda c: read_verified_keys(c, source=self.source))
@@ -668,4 +768,20 @@ class SignerDatabase:
         return self._read(lambda c: read_encrypted_shares(c, source=self.source))
 
     def snapshot(self, tables: Sequence[str] = MAIN_TABLES) -> SignerDbFacts:
-        return self._read(lambda c: read_signer_facts(c, source=self.source, tables=tables))
+        deadline = PollDeadline(self.poll_seconds, self.statement_timeout)
+
+        def role(conn: Conn) -> RoleFacts:
+            return read_role(
+                conn,
+                run_query,
+                source=self.source,
+                require_auth=self.require_auth,
+                channel_binding=self.channel_binding,
+            )
+
+        return self._read(
+            lambda c: read_signer_facts(
+                c, source=self.source, tables=tables, deadline=deadline, role=lambda: role(c)
+            ),
+            deadline,
+        )

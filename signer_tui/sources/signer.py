@@ -302,7 +302,7 @@ class _Fields:
         value = self.obj.get(key)
         if value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**64:
             self._bad(key, "an integer or null", value)
             return None
         return value

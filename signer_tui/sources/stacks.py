@@ -73,6 +73,11 @@ class ChainTipNotFound(SourceHTTPError):
     title = "chain tip not found"
 
 
+# No height, count or amount on these wire formats exceeds a u64; a 400-digit "height" is a
+# broken or hostile server, not a number to print.
+MAX_WIRE_INT = 2**64
+
+
 class JsonFields:
     """Typed reads from one JSON object; a missing or mistyped required field is a protocol
     error naming the field, so a changed wire format is reported, not misread."""
@@ -103,6 +108,8 @@ class JsonFields:
         # bool is an int in Python; JSON true is never a height.
         if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and not signed):
             raise self._fail(name, f"is not a {'' if signed else 'non-negative '}integer")
+        if abs(value) > MAX_WIRE_INT:
+            raise self._fail(name, "is out of range")
         return value
 
     def integer(self, name: str, *, signed: bool = False) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from signer_tui import locations
+from signer_tui.credentials import REDACTOR
 from signer_tui.sources.backup_types import VerificationRecord
 
 FILE_NAME = "verifications.jsonl"
@@ -102,7 +103,9 @@ def append(record: VerificationRecord, path: Path | None = None) -> Path:
     """Append one record as one line (single write + fsync). Returns the file written."""
     target = path or history_path()
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    line = (json.dumps(to_json(record), ensure_ascii=False, sort_keys=True) + "\n").encode()
+    # An error text can quote a secret (in any escaping): the history is shown for weeks.
+    text = REDACTOR(json.dumps(to_json(record), ensure_ascii=False, sort_keys=True))
+    line = (text + "\n").encode()
     fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         written = os.write(fd, line)

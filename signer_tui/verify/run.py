@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from signer_tui.config import Profile
-from signer_tui.credentials import SecretStore
+from signer_tui.credentials import SecretStore, check_header_secret
 from signer_tui.model import Evidence, Finding, Status, clean_text, utcnow
 from signer_tui.sbtc import KNOWN_LAST_MIGRATIONS, LAST_MIGRATION_BY_RELEASE, MAIN_TABLES
 from signer_tui.sources.backup_types import VerificationRecord
@@ -267,7 +267,11 @@ async def _read_chain(profile: Profile, secrets: SecretStore) -> list[ChainReadi
         key = None
         try:
             key = secrets.get(api.api_key)
+            if key is not None:
+                # Not a header value (two lines, non-ASCII): ask without it, say why.
+                check_header_secret(key, "the chain API key")
         except SourceError as exc:
+            key = None
             note = f"API key unavailable ({exc.title}); asked without it"
         clients.append(
             (

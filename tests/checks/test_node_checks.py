@@ -698,3 +698,26 @@ def test_signer_tips_name_a_mistyped_field_of_info() -> None:
     assert found.summary == (
         '/info field bitcoin.signer_tip.block_height: expected an integer or null, got "abc"'
     )
+
+
+@pytest.mark.parametrize("value", ["NaN", "+Inf", "-Inf", "-1e308", "1e300"])
+def test_metrics_that_are_no_count_are_unknown_with_the_reason(value: str) -> None:
+    """Issue 17: NaN/Inf gave "OK nan of 14 peers connected" and -1e308 a 309-digit number."""
+    from signer_tui.model import Evidence
+    from signer_tui.sources.metrics import parse_exposition, snapshot_from
+    from tests.checks.factories import ok
+
+    text = (
+        f"peers_connected {value}\n"
+        f'blocks_observed_total{{blockchain="stacks"}} {value}\n'
+        'blocks_observed_total{blockchain="bitcoin"} 100\n'
+    )
+    snap = snapshot_from(parse_exposition(text), NOW, Evidence("m", "GET /metrics", NOW))
+    assert snap.peers_connected is None and "peers_connected" in snap.invalid
+    assert "stacks" not in snap.blocks_observed_total
+    found = signer_check(metrics=ok("metrics", snap))
+    peers, observing = found["node.signer.peers"], found["node.signer.observing"]
+    assert peers.status is UNK and observing.status is UNK
+    assert peers.summary.startswith("peers_connected is ") and "not a count" in peers.summary
+    assert "blocks_observed_total is " in observing.summary
+    assert all(len(f.summary) < 80 for f in found.values())

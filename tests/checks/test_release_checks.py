@@ -376,11 +376,17 @@ def test_osv_no_data_does_not_make_an_unknown_version_ok() -> None:
     assert row.summary == "bitcoind version unknown (bitcoind not read)"
 
 
-def test_osv_unavailable_is_a_detail() -> None:
+def test_osv_unavailable_is_not_ok() -> None:
+    """Bitcoin Core has no GitHub advisories: with OSV down nothing vouches for the version
+    (issue 17: "OSV down for all cells leaves release.bitcoind OK")."""
     failure = FeedFailure("rate limited", "", ev("osv", "POST /v1/query"))
-    row = check(feeds(bitcoin_osv=failure, osv_tag="v29.0"))["release.bitcoind"]
-    assert row.status is OK
+    found = check(feeds(bitcoin_osv=failure, osv_tag="v29.0"))
+    row = found["release.bitcoind"]
+    assert row.status is UNK
+    assert "OSV unavailable (rate limited)" in row.summary
     assert dict(row.details)["OSV"] == "unavailable: rate limited"
+    assert found["release.feed"].status is WARN
+    assert "fresh" not in found["release.feed"].summary
 
 
 def test_osv_not_asked_adds_nothing() -> None:
@@ -508,3 +514,29 @@ def test_signer_revision_of_the_wrong_type_is_named() -> None:
         "signer version unknown (/info field build_info.git_revision: "
         "expected a string or null, got 12)"
     )
+
+
+@pytest.mark.parametrize(
+    "releases",
+    [
+        (),  # GitHub answered []
+        ("nightly-2026-11-30", "latest"),  # only tags that are no release of the product
+    ],
+    ids=["empty", "junk-tags"],
+)
+def test_a_feed_without_a_readable_release_is_not_latest(releases: tuple[str, ...]) -> None:
+    """Issue 17: `[]`, nulls or unparseable tags made every release row "is latest" (OK) and
+    the feed "fresh"."""
+    empty = feeds(
+        repo(SBTC, list(releases)),
+        repo(STACKS_CORE, list(releases)),
+        repo(BITCOIN, list(releases)),
+        osv_tag="v29.0",
+    )
+    found = check(empty)
+    for fid in ("release.signer", "release.stacks", "release.bitcoind"):
+        assert found[fid].status is not OK, found[fid]
+    assert found["release.stacks"].status is UNK
+    assert "no readable release" in found["release.stacks"].summary
+    assert found["release.feed"].status is WARN
+    assert "fresh" not in found["release.feed"].summary

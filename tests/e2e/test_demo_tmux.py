@@ -158,3 +158,28 @@ def test_demo_cleans_up_when_the_terminal_goes_away(
     assert postgres, "the demo's PostgreSQL is not running"
     tmux.kill()  # the SSH session drops: the pane's processes get SIGHUP
     assert_cleaned_up(demo, postgres, ports, demo_tmpdir)
+
+
+KILL_PANE_RUNS = 4
+
+
+def test_demo_cleans_up_after_kill_pane_every_time(
+    tmux: Tmux, tmp_path: Path, demo_tmpdir: Path
+) -> None:
+    """tmux kill-pane, repeatedly (issue 17: the demo survived 4 of 9 runs): the terminal is
+    gone while the server stays, so nothing but the hang-up tells the demo. The lost-terminal
+    watchdog must stop the stack, its PostgreSQL and temp dirs within the bound."""
+    outcomes = []
+    for run in range(KILL_PANE_RUNS):
+        tmux.session = f"demo{run}"
+        demo = start_demo(tmux, tmp_path / f"exit-code-{run}")
+        ports = listening_ports(demo)
+        postgres = list(demo_postgres(demo_tmpdir).values())
+        # A second window keeps the tmux server (and so the session) alive: only the pane goes.
+        tmux.run("new-window", "-d", "-t", tmux.session, "sleep 300")
+        started = time.monotonic()
+        tmux.run("kill-pane", "-t", f"{tmux.session}:0.0")
+        assert_cleaned_up(demo, postgres, ports, demo_tmpdir)
+        outcomes.append(round(time.monotonic() - started, 1))
+        tmux.run("kill-session", "-t", tmux.session)
+    print(f"kill-pane runs cleaned up after {outcomes} s")

@@ -165,7 +165,7 @@ async def test_warnings_string_up_to_v27_array_from_v28(
         srv.stop()
     assert raw in chain.evidence.raw
     # Normalised to a list either way, with the terminal escape stripped.
-    expected = ("Pre-release test build[31m - use at your own risk",)
+    expected = ("Pre-release test build - use at your own risk",)
     assert chain.warnings == expected
     assert net.warnings == expected
 

@@ -273,7 +273,7 @@ def test_control_characters_are_stripped() -> None:
     data = reference()
     data["repo"][0]["status"] = {"code": 99, "message": "bad \x1b[31mthing\x07"}
     (stanza,) = parse_info(render([data]))
-    assert stanza.repos[0].message == "bad [31mthing"
+    assert stanza.repos[0].message == "bad thing"  # the whole SGR sequence goes, not just ESC
 
 
 # -- verify --------------------------------------------------------------------------------

@@ -44,6 +44,10 @@ def database(signer_db: SignerDb, **overrides: Any) -> SignerDatabase:
         "connect_timeout": 2,
         "statement_timeout": 10,
     }
+    if "password" in overrides:
+        # The test cluster trusts local connections: a password is sent only if allowed to
+        # go to a server that asks for none (the default demands SCRAM).
+        params["require_auth"] = "scram-sha-256,none"
     params.update(overrides)
     return SignerDatabase(**params)
 

@@ -286,7 +286,7 @@ async def test_keys_and_hashes_are_lowercase_hex_and_text_is_cleaned(state: SimS
     assert info.dkg.current_aggregate_key == key.lower()
     assert info.dkg.contract_aggregate_key == key.lower()
     assert info.bitcoin.node_tip == Tip("00" * 16 + "cd" * 16, 5)
-    assert info.bitcoin.node_subversion == "/Satoshi:28.1.0([2Jevil)/"
+    assert info.bitcoin.node_subversion == "/Satoshi:28.1.0(evil)/"
 
 
 # The shape of a healthy v1.3.x `/info` (sbtc-signer-facts §6.4: every key it lists).

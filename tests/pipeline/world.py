@@ -22,7 +22,9 @@ from signer_tui.sources.backup_types import VerificationRecord
 from signer_tui.sources.hiro import ChainTip
 from signer_tui.sources.keys import Poll
 from signer_tui.sources.readings import BackupReading, BitcoindReading, KeyReading, StacksReading
+from signer_tui.sources.pg_role import RoleFacts
 from signer_tui.sources.releases import Feeds
+from signer_tui.sources.stacks import PoxInfo
 from tests.checks import factories as f
 
 KEY = f.key(1)
@@ -149,7 +151,39 @@ class World:
         return f.metrics(stacks_seen=self.observed(), bitcoin_seen=100 + self.t // 600).value
 
     def read_db(self) -> Any:
-        return f.db_facts([KEY])
+        role = RoleFacts(
+            user="signer_tui_ro",
+            superuser=False,
+            admin_powers=False,
+            can_create_in_schema=False,
+            writable_tables=0,
+            session_read_only=True,
+            used_password=False,
+            ssl_in_use=False,
+            require_auth=None,
+            channel_binding=None,
+            evidence=f.ev("postgres", "SELECT current_user …"),
+        )
+        return dataclasses.replace(f.db_facts([KEY]), role=role)
+
+    def read_pox(self) -> PoxInfo:
+        # Far from a prepare phase for the whole run (2,100-block cycles, 100 to prepare).
+        height = self.btc_tip()
+        return PoxInfo(
+            current_cycle_id=120,
+            next_cycle_id=121,
+            blocks_until_prepare_phase=1000 - (height - 900_000),
+            blocks_until_reward_phase=1100 - (height - 900_000),
+            prepare_phase_start_block_height=901_000,
+            current_burnchain_block_height=height,
+            reward_cycle_length=2100,
+            prepare_phase_block_length=100,
+            contract_id="SP000000000000000000002Q6VF78.pox-4",
+            current_epoch="Epoch31",
+            pox_5_sbtc_contract=None,
+            pox_5_sbtc_registry_contract=None,
+            evidence=f.ev("stacks-node", "GET /v2/pox"),
+        )
 
     def read_backups(self) -> BackupReading:
         record = VerificationRecord(

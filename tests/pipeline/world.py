@@ -21,8 +21,8 @@ from signer_tui.pipeline.scheduler import Scheduler
 from signer_tui.sources.backup_types import VerificationRecord
 from signer_tui.sources.hiro import ChainTip
 from signer_tui.sources.keys import Poll
-from signer_tui.sources.readings import BackupReading, BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.pg_role import RoleFacts
+from signer_tui.sources.readings import BackupReading, BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.releases import Feeds
 from signer_tui.sources.stacks import PoxInfo
 from tests.checks import factories as f

@@ -82,3 +82,52 @@ async def test_silent_database_is_bounded_and_quit_is_immediate(
         await pilot.press("q")
     quit_took.append(time.monotonic() - begun)
     assert quit_took[0] < 2.0, quit_took
+
+
+CANARY = "canary-Qz7vX2-bitcoind-secret"
+
+
+async def test_a_canary_secret_never_reaches_screens_state_or_exports(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bitcoind password comes from the environment; after polls, the evidence view, a
+    screenshot, the timeline exports and every file in the state dir are searched for it."""
+    stack.env.state.bitcoind_password = CANARY
+    monkeypatch.setenv("SIGNER_TUI_TEST_CANARY", CANARY)
+    bitcoind = {
+        "url": stack.env.url("bitcoind"),
+        "user": stack.env.state.bitcoind_user,
+        "password": {"env": "SIGNER_TUI_TEST_CANARY"},
+        "timeout": "2s",
+    }
+    from signer_tui import credentials
+
+    loaded = stack.config(bitcoind=bitcoind)
+    # The environment changed after the autouse fixture: resolve the secrets again.
+    assert any(r.secret is not None for r in credentials.resolve_all(loaded.settings))
+    app = make_app(loaded, stack.tmp)
+    screens: list[str] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(200):
+            found = {f.id: f for f in app.findings.get("mainnet", [])}
+            reach = found.get("node.bitcoind.reachable")
+            if reach is not None and reach.status is Status.OK:
+                break
+            await asyncio.sleep(0.05)
+        # The canary really was the password: bitcoind accepted it.
+        assert found["node.bitcoind.reachable"].status is Status.OK
+        await pilot.press("3")  # Node health, where the bitcoind rows are
+        await pilot.press("enter")
+        await pilot.pause()
+        screens.append(app.export_screenshot())
+        await pilot.press("escape")
+        screens.append(app.export_screenshot())
+        now = app.clock()
+        for fmt in ("md", "json"):
+            app.timeline.export(stack.tmp / "state", fmt, now)
+    everything = "\n".join(screens)
+    for path in (stack.tmp / "state").rglob("*"):
+        if path.is_file():
+            everything += path.read_text(errors="replace")
+    assert "bitcoind" in everything  # the search covered real content
+    assert CANARY not in everything

@@ -440,8 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
+    from signer_tui.pgdump.installs import BinariesError
     from signer_tui.sources.errors import SourceError
-    from signer_tui.verify.binaries import BinariesError
     from signer_tui.verify.cluster import ClusterError
 
     try:

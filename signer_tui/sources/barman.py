@@ -19,9 +19,10 @@ from typing import Any
 
 from signer_tui.config import Backups
 from signer_tui.model import Evidence, clean_text
+from signer_tui.pgdump.proc import ToolRun
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
 from signer_tui.sources.errors import SourceError, SourceProtocolError, ToolFailed
-from signer_tui.sources.pgbackrest import ToolRun, run_tool
+from signer_tui.sources.pgbackrest import run_tool
 
 DEFAULT_COMMAND = ("barman",)
 TIMEOUT = 60.0

@@ -10,21 +10,17 @@ a hung child behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import shlex
-import signal
-import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from signer_tui.config import Backups
-from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
+from signer_tui.model import Evidence, clean_text
+from signer_tui.pgdump.proc import MAX_OUTPUT, ToolMissing, ToolRun, ToolTimedOut, run_captured
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
 from signer_tui.sources.errors import (
     SourceProtocolError,
@@ -38,100 +34,32 @@ DEFAULT_COMMAND = ("pgbackrest",)
 INFO_TIMEOUT = 60.0
 # verify reads every file in the repository: minutes to hours on a big one.
 VERIFY_TIMEOUT = 6 * 3600.0
-MAX_OUTPUT = 16 * 1024 * 1024
 
 # -- running a backup tool -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ToolRun:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-    observed_at: datetime
-    elapsed_ms: float
-
-    @property
-    def command(self) -> str:
-        return shlex.join(self.argv)
-
-    def last_error_line(self) -> str:
-        """The most telling line of output, for a one-line error."""
-        for text in (self.stderr, self.stdout):
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            errors = [line for line in lines if "ERROR" in line.upper()]
-            if errors or lines:
-                return clean_text((errors or lines)[-1], 300)
-        return f"exit code {self.returncode}, no output"
-
-    def evidence(self, source: str, decoded: str = "") -> Evidence:
-        return Evidence(
-            source=source,
-            request=self.command,
-            observed_at=self.observed_at,
-            status=self.returncode,
-            raw=clean_text(self.stdout or self.stderr, RAW_LIMIT),
-            decoded=decoded,
-            elapsed_ms=self.elapsed_ms,
-            error=clean_text(self.stderr.strip(), 1000) if self.returncode else "",
-        )
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
 
 
 def run_tool(
     argv: Sequence[str], *, tool: str, timeout: float, max_bytes: int = MAX_OUTPUT
 ) -> ToolRun:
-    """Run a command to completion or kill it (and its children) after `timeout` seconds.
+    """`pgdump.proc.run_captured` with the failures as SourceErrors for a pane row.
 
     A missing binary is `ToolNotInstalled`; a timeout is `SourceTimeout`. A non-zero exit is
     returned, not raised: for some tools (barman check) it is an ordinary answer.
     """
     argv = tuple(argv)
-    observed_at = utcnow()
-    started = time.perf_counter()
-    missing = ToolNotInstalled(
-        f"{tool} not installed (or set backups.command)", f"cannot run {shlex.join(argv)}"
-    )
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,  # its own process group, so a timeout kills everything
-        )
-    except FileNotFoundError:
-        raise missing from None
+        run = run_captured(argv, timeout=timeout)
+    except ToolMissing:
+        raise ToolNotInstalled(
+            f"{tool} not installed (or set backups.command)", f"cannot run {shlex.join(argv)}"
+        ) from None
+    except ToolTimedOut as exc:
+        raise SourceTimeout(detail=str(exc)) from None
     except OSError as exc:
         raise ToolFailed(f"cannot run {tool}", f"{shlex.join(argv)}: {exc.strerror}") from None
-    with proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            # A grandchild that left the group may still hold the pipes: do not wait on it.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.communicate(timeout=1)
-            raise SourceTimeout(
-                detail=f"{shlex.join(argv)} did not finish within {timeout:g} s"
-            ) from None
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    run = ToolRun(argv, proc.returncode, stdout, stderr, observed_at, elapsed_ms)
-    # Wrappers (sudo, env, ssh) report a missing command as 127 or in words.
-    if proc.returncode == 127 or (proc.returncode != 0 and "command not found" in stderr):
-        raise missing
-    if len(stdout) > max_bytes:
+    if len(run.stdout) > max_bytes:
         raise SourceTooLarge(
-            "output too large", f"{tool} printed {len(stdout)} bytes", run.evidence(tool)
+            "output too large", f"{tool} printed {len(run.stdout)} bytes", run.evidence(tool)
         )
     return run
 

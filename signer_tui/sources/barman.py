@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -285,10 +285,43 @@ class Barman:
         decoded = f"server {self.server}: {len(checks.failed)} of {len(checks.checks)} FAILED"
         return BarmanCheckResult(checks, run.evidence("barman", decoded))
 
+    def check_backup(self, backup_id: str) -> ToolRun:
+        """`barman check-backup`: is every WAL segment the backup needs in the archive?
+        (A failing one is marked FAILED by barman itself, with the reason in show-backup.)"""
+        argv = (*self.command, "check-backup", self.server, backup_id)
+        return run_tool(argv, tool="barman", timeout=self.timeout)
+
+    def _wal_continuity(
+        self, backups: tuple[BarmanBackup, ...]
+    ) -> tuple[str, str, Evidence] | None:
+        """(backup id, problem or "", evidence) for the newest DONE backup, once per backup."""
+        newest = next((b for b in backups if b.status == "DONE"), None)
+        if newest is None:
+            return None
+        key = (self.command, self.server, newest.backup_id)
+        if key in _CHECKED:
+            return _CHECKED[key]
+        run = self.check_backup(newest.backup_id)
+        problem = "" if run.returncode == 0 else run.last_error_line()
+        found = (newest.backup_id, problem, run.evidence("barman", problem or "WAL complete"))
+        _CHECKED[key] = found
+        return found
+
     def inventory(self) -> BackupInventory:
-        """The backup list is required; a failing `check` run becomes a tool problem."""
+        """The backup list is required; a failing `check` run becomes a tool problem, and so
+        does a newest backup whose WAL is not all archived (`check-backup`)."""
         listed = self.list_backups()
+        wal: tuple[str, str, Evidence] | None = None
+        wal_error = ""
+        try:
+            wal = self._wal_continuity(listed.backups)
+        except SourceError as exc:
+            wal_error = f"barman check-backup: {exc.title}"
+        if wal is not None and wal[1]:
+            listed = self.list_backups()  # check-backup marked it FAILED: show that
         evidence = [listed.evidence]
+        if wal is not None:
+            evidence.append(wal[2])
         checks: BarmanChecks | None = None
         check_error = ""
         try:
@@ -299,7 +332,7 @@ class Barman:
             check_error = f"{exc.title}: {exc.detail}" if exc.detail else exc.title
             if exc.evidence is not None:
                 evidence.append(exc.evidence)
-        return barman_inventory(
+        inventory = barman_inventory(
             self.server,
             listed.backups,
             checks,
@@ -307,3 +340,25 @@ class Barman:
             evidence=tuple(evidence),
             observed_at=listed.evidence.observed_at,
         )
+        extra = [wal_error] if wal_error else []
+        if wal is not None and wal[1]:
+            backup_id, problem = wal[0], wal[1]
+            extra.append(f"backup {backup_id}: WAL incomplete (check-backup): {problem}")
+            records = tuple(
+                replace(r, ok=False, problem=r.problem or f"WAL missing: {problem}")
+                if r.ok is not False and r.name == backup_id
+                else r
+                for r in inventory.records
+            )
+            inventory = replace(inventory, records=records)
+        if extra:
+            inventory = replace(inventory, tool_problems=(*inventory.tool_problems, *extra))
+        return inventory
+
+
+# check-backup results by (command, server, backup id).
+_CHECKED: dict[tuple[tuple[str, ...], str, str], tuple[str, str, Evidence]] = {}
+
+
+def clear_check_cache() -> None:
+    _CHECKED.clear()

@@ -85,12 +85,13 @@ def assess(
     clock: Clock,
     started_at: datetime,
     cancel: threading.Event,
+    extra: tuple[Finding, ...] = (),
 ) -> VerificationOutcome:
     if cancel.is_set():
         raise VerifyCancelled("cancelled")
     profile = request.profile
     name = profile.name if profile else ""
-    findings: list[Finding] = []
+    findings: list[Finding] = list(extra)  # what the backup tool itself said about the set
     base: dict[str, Any] = {
         "path": path,
         "dump": info,

@@ -23,7 +23,7 @@ from pathlib import Path
 from signer_tui.checks.keys import ChainReading
 from signer_tui.config import Backups, Profile
 from signer_tui.credentials import SecretStore
-from signer_tui.model import Status, clean_text, utcnow
+from signer_tui.model import Finding, Status, clean_text, utcnow
 from signer_tui.pgdump.installs import BinariesError, pick_install
 from signer_tui.pgdump.listing import meaningful_lines
 from signer_tui.pgdump.proc import kill_group
@@ -82,9 +82,11 @@ def choose(inventory: BackupInventory, backups: Backups, label: str | None) -> P
                 return PhysicalBackup(backups.kind, owner, label, record)
         known = ", ".join(r.name for r in records[:8]) or "none"
         raise VerifyUsageError(f"no backup {label} in {inventory.location} (have: {known})")
-    for wanted in (True, None):
+    # Good first, then unchecked; a set the tool flagged is still restored (newest first)
+    # when nothing else is left: the restore shows how it fails.
+    for wanted in (True, None, False):
         for record in records:
-            if record.ok is wanted:
+            if record.ok is wanted and not record.name.startswith("("):
                 return PhysicalBackup(backups.kind, owner, record.name, record)
     raise LookupError(
         f"no restorable backup in {inventory.location} ({len(records)} backup(s), none usable)"
@@ -334,8 +336,27 @@ def verify_physical(
         clock,
         started_at,
         cancel,
+        _tool_findings(chosen, inventory, name),
     )
     return outcome
+
+
+def _tool_findings(
+    chosen: PhysicalBackup, inventory: BackupInventory, profile: str
+) -> tuple[Finding, ...]:
+    """What pgBackRest/Barman said about the set, beside what its restore showed."""
+    if chosen.record.ok is not False:
+        return ()
+    return (
+        finding(
+            "verify.inventory",
+            Status.CRIT,
+            f"{chosen.kind} flags {chosen.label}: {chosen.record.problem or 'bad'}",
+            "Take a new backup; check the repository (pgbackrest verify / barman check-backup).",
+            profile=profile,
+            details=[("problem", p) for p in inventory.tool_problems],
+        ),
+    )
 
 
 def _failed(result: RestoreResult, why: str, *, inconclusive: bool) -> RestoreResult:

@@ -1,0 +1,166 @@
+"""verify-backup on real pgBackRest and Barman backups, restored by the tools themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.backups.conftest import Chain, write_profiles
+from tests.backups.realtools import ArchivedCluster, make_base
+
+
+@pytest.fixture
+def scratch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    base = Path(tempfile.mkdtemp(prefix="signer-tui-bk-scratch-", dir="/tmp"))
+    base.chmod(0o755)
+    monkeypatch.setenv("TMPDIR", str(base))
+    yield base
+    leftovers = sorted(p.name for p in base.iterdir())
+    shutil.rmtree(base, ignore_errors=True)
+    assert leftovers == [], f"scratch leftovers: {leftovers}"
+
+
+def verify(config: Path, *args: str, timeout: float = 300) -> tuple[int, dict, str]:
+    env = dict(os.environ)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "signer_tui",
+            "--config",
+            str(config),
+            "verify-backup",
+            "--json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    doc = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    return proc.returncode, doc, proc.stderr
+
+
+def ids(doc: dict) -> dict[str, str]:
+    return {f["id"]: f["status"] for f in doc["findings"]}
+
+
+def test_pgbackrest_newest_set_verifies(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path
+) -> None:
+    config = write_profiles(tmp_path / "config.yaml", archived, chain)
+    code, doc, err = verify(config, "--profile", "pgbr")
+    assert code == 0, (doc.get("summary"), err)
+    assert doc["verdict"] == "verified"
+    assert doc["backup"]["path"].startswith("pgbackrest:signer/") and doc["backup"][
+        "path"
+    ].endswith("I")
+    found = ids(doc)
+    assert found["verify.restore"] == "OK" and found["verify.key"] == "OK"
+    assert found["verify.dkg_rows"] == "OK" and found["verify.migrations"] == "OK"
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temp dir the tools' account (postgres, when we are root) can reach."""
+    base = make_base("signer-tui-bk-copy-")
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def repo_copy(archived: ArchivedCluster, base: Path) -> Path:
+    """A private copy of the pgBackRest repository (and a config naming it), to damage."""
+    subprocess.run(["cp", "-a", str(archived.repo), str(base / "repo")], check=True)
+    conf = base / "pgbackrest.conf"
+    archived.write_pgbackrest_conf(conf, base / "repo", ("signer",))
+    return conf
+
+
+def newest_set(archived: ArchivedCluster, conf: Path | None = None) -> dict:
+    info = json.loads(archived.pgbackrest("--output=json", "info", conf=conf).stdout)
+    return info[0]["backup"][-1]
+
+
+def test_pgbackrest_older_set_and_key_mismatch(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path
+) -> None:
+    """--set restores the full set; the chain having moved on is a MISMATCH, exit 1."""
+    full = json.loads(archived.pgbackrest("--output=json", "info").stdout)[0]["backup"][0]
+    assert full["type"] == "full"
+    chain.state.chain_key = bytes.fromhex("03" + "ee" * 32)
+    config = write_profiles(tmp_path / "config.yaml", archived, chain)
+    code, doc, err = verify(config, "--profile", "pgbr", "--set", full["label"])
+    assert code == 1, (doc.get("summary"), err)
+    assert doc["verdict"] == "mismatch"
+    assert doc["backup"]["path"] == f"pgbackrest:signer/{full['label']}"
+    assert not doc["summary"].upper().startswith("MISMATCH")  # the report prefixes the verdict
+    found = ids(doc)
+    assert found["verify.restore"] == "OK" and found["verify.key"] == "CRIT"
+
+
+def test_pgbackrest_unknown_set_is_a_usage_error(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path
+) -> None:
+    config = write_profiles(tmp_path / "config.yaml", archived, chain)
+    code, _doc, err = verify(config, "--profile", "pgbr", "--set", "20990101-000000F")
+    assert code == 2
+    assert "no backup 20990101-000000F in stanza signer (have: " in err
+
+
+def test_pgbackrest_missing_wal_fails_the_restore(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path, shared_tmp: Path
+) -> None:
+    """The WAL that ends the newest backup is gone: not restorable to its end, exit 1."""
+    conf = repo_copy(archived, shared_tmp)
+    newest = newest_set(archived, conf)
+    stop = newest["archive"]["stop"]
+    wal_dir = next((shared_tmp / "repo" / "archive" / "signer").glob("15-*"))
+    removed = list(wal_dir.rglob(f"{stop}-*"))
+    assert removed, f"no archived segment {stop}"
+    for path in removed:
+        path.unlink()
+    config = write_profiles(
+        tmp_path / "config.yaml", archived, chain, pgbackrest=archived.pgbackrest_command(conf)
+    )
+    code, doc, err = verify(config, "--profile", "pgbr")
+    assert code == 1, (doc.get("summary"), err)
+    assert doc["verdict"] == "failed"
+    assert "WAL needed by this backup is missing from the archive" in doc["summary"]
+    assert ids(doc)["verify.restore"] == "CRIT"
+
+
+def test_pgbackrest_corrupted_repository_file(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path, shared_tmp: Path
+) -> None:
+    """A relation file damaged in the repository (in the full set the newest incremental
+    references): the restore checks every file and fails, exit 1."""
+    conf = repo_copy(archived, shared_tmp)
+    full = json.loads(archived.pgbackrest("--output=json", "info", conf=conf).stdout)[0]
+    backup_dir = shared_tmp / "repo" / "backup" / "signer" / full["backup"][0]["label"]
+    victims = sorted(
+        (p for p in (backup_dir / "pg_data" / "base").rglob("[0-9]*") if p.is_file()),
+        key=lambda p: -p.stat().st_size,
+    )
+    assert victims, f"no relation files under {backup_dir}"
+    data = bytearray(victims[0].read_bytes())
+    data[100:200] = b"\xff" * 100
+    victims[0].write_bytes(bytes(data))
+    config = write_profiles(
+        tmp_path / "config.yaml", archived, chain, pgbackrest=archived.pgbackrest_command(conf)
+    )
+    code, doc, err = verify(config, "--profile", "pgbr")
+    assert code == 1, (doc.get("summary"), err)
+    print(doc["summary"], doc["timings"])
+    assert doc["verdict"] == "failed" and ids(doc)["verify.restore"] == "CRIT"
+    assert "checksum" in doc["summary"].lower() or "invalid" in doc["summary"].lower(), doc[
+        "summary"
+    ]

@@ -21,7 +21,11 @@ CHATTER = re.compile(
     r"finished main parallel loop|skipping|reducing dependencies|transferring dependency|"
     r"table .* could not be created, will not restore its data)"
 )
-_ERROR = re.compile(r"error:|ERROR:|FATAL:|DETAIL:|HINT:|Command was:|could not|invalid", re.I)
+_ERROR = re.compile(
+    r"error:|ERROR:|FATAL:|DETAIL:|HINT:|Command was:|could not|invalid|NOT VALID|"
+    r"No such file",
+    re.I,
+)
 
 
 @dataclass(frozen=True)

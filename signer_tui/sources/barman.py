@@ -303,6 +303,12 @@ class Barman:
             return _CHECKED[key]
         run = self.check_backup(newest.backup_id)
         problem = "" if run.returncode == 0 else run.last_error_line()
+        if not problem:
+            # check-backup exits 0 but demotes a DONE backup whose WAL is missing.
+            relisted = self.list_backups().backups
+            now = next((b for b in relisted if b.backup_id == newest.backup_id), None)
+            if now is not None and now.status != "DONE":
+                problem = f"required WAL is missing (barman now says {now.status})"
         found = (newest.backup_id, problem, run.evidence("barman", problem or "WAL complete"))
         _CHECKED[key] = found
         return found
@@ -345,7 +351,7 @@ class Barman:
             backup_id, problem = wal[0], wal[1]
             extra.append(f"backup {backup_id}: WAL incomplete (check-backup): {problem}")
             records = tuple(
-                replace(r, ok=False, problem=r.problem or f"WAL missing: {problem}")
+                replace(r, ok=False, problem=f"WAL missing: {problem}")
                 if r.ok is not False and r.name == backup_id
                 else r
                 for r in inventory.records

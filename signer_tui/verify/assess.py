@@ -101,7 +101,8 @@ def assess(
     }
     assert result is not None
     if not result.ok:
-        why = result.errors[-1] if result.errors else f"exit code {result.returncode}"
+        # The first real error, not the last symptom ("a worker process died unexpectedly").
+        why = result.errors[0] if result.errors else f"exit code {result.returncode}"
         if result.inconclusive:
             verdict, status = "unknown", Status.UNKNOWN
             summary = f"could not determine: the restore did not run to the end ({why})"
@@ -109,7 +110,7 @@ def assess(
         else:
             verdict, status = "failed", Status.CRIT
             summary = f"restore FAILED: {why}"
-            advice = "The dump does not restore: take a new backup and check the backup job."
+            advice = "The backup does not restore: take a new one and check the backup job."
         findings.append(
             finding(
                 "verify.restore",
@@ -255,7 +256,7 @@ def _restore_evidence(result: RestoreResult) -> Evidence:
         raw="\n".join(result.errors),
         decoded=result.summary,
         elapsed_ms=round(result.elapsed_s * 1000, 1),
-        error="" if result.ok else (result.errors[-1] if result.errors else "failed"),
+        error="" if result.ok else (result.errors[0] if result.errors else "failed"),
     )
 
 

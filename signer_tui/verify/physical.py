@@ -346,7 +346,26 @@ def _tool_findings(
 ) -> tuple[Finding, ...]:
     """What pgBackRest/Barman said about the set, beside what its restore showed."""
     if chosen.record.ok is not False:
-        return ()
+        newer = []
+        for record in inventory.records:
+            if record.name == chosen.label:
+                break
+            if record.ok is False:
+                newer.append(record)
+        if not newer:
+            return ()
+        # The newest good set verified; the newer ones the tool flagged must not go unseen.
+        return tuple(
+            finding(
+                "verify.inventory",
+                Status.WARN,
+                f"newer backup {r.name} is flagged by {chosen.kind}: {r.problem or 'bad'}; "
+                f"verified {chosen.label} instead",
+                "Fix the backup job: the newest backup is not restorable.",
+                profile=profile,
+            )
+            for r in newer[:1]
+        )
     return (
         finding(
             "verify.inventory",

@@ -90,7 +90,7 @@ class RestoreResult:
     def summary(self) -> str:
         if self.ok:
             return f"restored with {self.tool} in {self.elapsed_s:.1f} s"
-        last = self.errors[-1] if self.errors else f"{self.tool} exited {self.returncode}"
+        last = self.errors[0] if self.errors else f"{self.tool} exited {self.returncode}"
         return f"{self.tool} failed: {last}"
 
 

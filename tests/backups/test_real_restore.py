@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,8 +161,121 @@ def test_pgbackrest_corrupted_repository_file(
     )
     code, doc, err = verify(config, "--profile", "pgbr")
     assert code == 1, (doc.get("summary"), err)
-    print(doc["summary"], doc["timings"])
     assert doc["verdict"] == "failed" and ids(doc)["verify.restore"] == "CRIT"
     assert "checksum" in doc["summary"].lower() or "invalid" in doc["summary"].lower(), doc[
         "summary"
     ]
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"{proc.name}: {cmdline.strip()}")
+    return found
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_the_tool_restore_leaves_nothing(
+    archived: ArchivedCluster,
+    chain: Chain,
+    tmp_path: Path,
+    scratch: Path,
+    signum: int,
+    code: int,
+) -> None:
+    """Ctrl-C / SIGTERM while pgbackrest restores: the tool's whole process group is stopped,
+    the scratch dir removed (the `scratch` fixture fails on leftovers), no process remains."""
+    marker = f"61.{signum}"
+    slow = [
+        "sh",
+        "-c",
+        f'case "$*" in *" restore"*) sleep {marker} & wait $!;; esac; exec "$@"',
+        "sh",
+        *archived.pgbackrest_command(),
+    ]
+    config = write_profiles(tmp_path / "config.yaml", archived, chain, pgbackrest=slow)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "signer_tui",
+            "--config",
+            str(config),
+            "verify-backup",
+            "--profile",
+            "pgbr",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        seen.append(line)
+        if "restore" in line or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    assert _processes_with(f"sleep {marker}"), seen
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, (seen, err)
+    assert "cancelled" in err and "removed" in err
+    assert _processes_with(f"sleep {marker}") == []
+    assert _processes_with(str(scratch)) == []
+
+
+def test_barman_newest_backup_verifies(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path
+) -> None:
+    config = write_profiles(tmp_path / "config.yaml", archived, chain)
+    code, doc, err = verify(config, "--profile", "bm")
+    assert code == 0, (doc.get("summary"), err)
+    newest = archived.barman("list-backups", "--minimal", "signer").stdout.split()[0]
+    assert doc["backup"]["path"] == f"barman:signer/{newest}"
+    found = ids(doc)
+    assert found["verify.restore"] == "OK" and found["verify.key"] == "OK"
+    assert found["verify.row_counts"] == "OK"
+
+
+def barman_copy(archived: ArchivedCluster, base: Path) -> Path:
+    subprocess.run(["cp", "-a", str(archived.barman_home), str(base / "barman")], check=True)
+    conf = base / "barman.conf"
+    archived.write_barman_conf(conf, base / "barman")
+    return conf
+
+
+def test_barman_missing_wal_fails(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path, shared_tmp: Path
+) -> None:
+    """The segment that ends the newest Barman backup is gone from its WAL archive."""
+    conf = barman_copy(archived, shared_tmp)
+    newest = archived.barman("list-backups", "--minimal", "signer").stdout.split()[0]
+    info = (shared_tmp / "barman" / "signer" / "base" / newest / "backup.info").read_text()
+    end_wal = next(
+        line.split("=", 1)[1] for line in info.splitlines() if line.startswith("end_wal=")
+    )
+    gone = list((shared_tmp / "barman" / "signer" / "wals").rglob(f"{end_wal}*"))
+    assert gone, end_wal
+    for path in gone:
+        path.unlink()
+    config = write_profiles(
+        tmp_path / "config.yaml", archived, chain, barman=archived.barman_command(conf)
+    )
+    code, doc, err = verify(config, "--profile", "bm", "--set", newest)
+    assert code == 1, (doc.get("summary"), err)
+    assert doc["verdict"] == "failed"
+    found = ids(doc)
+    # barman check-backup flagged it before the restore showed it.
+    inventory = next(f for f in doc["findings"] if f["id"] == "verify.inventory")
+    assert inventory["status"] == "CRIT" and "WAL missing" in inventory["summary"]
+    assert "Required WAL files for consistency are missing" in doc["summary"]
+    assert found["verify.restore"] == "CRIT"

@@ -222,6 +222,7 @@ def test_runner_puts_the_format_before_the_command(tmp_path: Path) -> None:
     assert calls(script) == [
         "-f json list-backups main",
         f"check-backup main {newest_done}",
+        "-f json list-backups main",  # check-backup may have demoted it: read it again
         "-f json check main",
     ]
     # Exit code 1 from check is its normal way of saying a check FAILED.

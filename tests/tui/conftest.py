@@ -16,10 +16,10 @@ import yaml
 
 from signer_tui import credentials, model
 from signer_tui.config import LoadedConfig, load_config
+from signer_tui.pgdump.installs import pick_install
 from signer_tui.sim.backups import make_backup_dir
 from signer_tui.sim.stack import FeedSimulators, SimEnvironment
 from signer_tui.ui.app import PollCompleted, SignerApp
-from signer_tui.pgdump.installs import pick_install
 from signer_tui.wiring import build_collectors
 from tests.conftest import SignerDb
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from signer_tui.pgdump.installs import find_installations
 from signer_tui.pgdump.identify import identify, read_entries
+from signer_tui.pgdump.installs import find_installations
 from signer_tui.pgdump.listing import list_archive
 from signer_tui.pgdump.types import DumpFormat, major_for_archive_version, version_major
 from tests.verify.conftest import DumpSet

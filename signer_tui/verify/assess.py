@@ -279,6 +279,7 @@ def record(
         db_key=keys.db_key if keys else None,
         chain_keys={r.source: r.key_hex for r in keys.readings if r.answered} if keys else {},
         problems=problems,
+        findings=tuple((f.id, f.status.value) for f in outcome.findings),
     )
     written: str | None = None
     if request.record_history:

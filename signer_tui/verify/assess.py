@@ -110,6 +110,8 @@ def assess(
         else:
             verdict, status = "failed", Status.CRIT
             summary = f"restore FAILED: {why}"
+            if result.notes:
+                summary += "; " + "; ".join(result.notes)
             advice = "The backup does not restore: take a new one and check the backup job."
         findings.append(
             finding(
@@ -138,6 +140,7 @@ def assess(
             f"{info.describe if info else path}: {result.summary}",
             evidence=[_restore_evidence(result)],
             profile=name,
+            details=[("note", note) for note in result.notes],
         )
     )
     if facts is None:

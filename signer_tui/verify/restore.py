@@ -30,8 +30,9 @@ from signer_tui.pgdump.identify import read_entries
 from signer_tui.pgdump.listing import meaningful_lines
 from signer_tui.pgdump.plain import iter_gzip, iter_plain, scan_plain
 from signer_tui.pgdump.proc import kill_group
-from signer_tui.pgdump.types import OFFSET_POS_NOT_SET, DumpFormat, DumpInfo
+from signer_tui.pgdump.types import OFFSET_POS_NOT_SET, ArchiveToc, DumpFormat, DumpInfo
 from signer_tui.verify.cluster import ScratchCluster
+from signer_tui.verify.restore_progress import ByteProgress, data_sizes
 
 # (done, total or None, unit, message)
 StepCallback = Callable[[int, int | None, str, str], None]
@@ -85,6 +86,8 @@ class RestoreResult:
     # True when the restore could not run to an answer (timeout, scratch cluster trouble):
     # says nothing about the dump itself.
     inconclusive: bool = False
+    # What the verifier noticed on the way (a partial dump's prerequisites, data-only, ...).
+    notes: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -244,6 +247,14 @@ def restore_archive(
     if not piped:
         args.append(info.path)
     env = client_env(cluster, dbname)
+    toc = read_entries(info.path) if info.format.is_archive else None
+    created = create_prerequisites(cluster, dbname, toc)
+    sizes = data_sizes(info, toc)
+    by_bytes = (
+        ByteProgress(toc, sizes, parallel=jobs > 1)
+        if toc is not None and sizes and sum(sizes.values()) > 0
+        else None
+    )
     started = time.monotonic()
     seen: set[str] = set()
     serial = 0
@@ -255,6 +266,13 @@ def restore_archive(
             seen.add(match.group(1))
         elif jobs == 1 and _SERIAL_STEP.match(line):
             serial += 1
+        if by_bytes is not None:
+            moved = by_bytes.line(line)
+            if on_step is not None and (moved or _SERIAL_STEP.match(line) or match):
+                on_step(
+                    by_bytes.shown(), by_bytes.total, "bytes", line.removeprefix("pg_restore: ")
+                )
+            return
         if on_step is not None and (match or _SERIAL_STEP.match(line)):
             done = len(seen) + serial
             shown = min(done, total - 1) if total else done
@@ -278,21 +296,78 @@ def restore_archive(
     done = len(seen) + serial
     feed_errors = tuple(feeder.error) if feeder is not None else ()
     ok = code == 0 and not feed_errors
+    unit = "bytes" if by_bytes is not None else "entries"
+    if by_bytes is not None:
+        total, done = by_bytes.total, (by_bytes.total if ok else by_bytes.done)
     if ok and on_step is not None and total:
-        on_step(total, total, "entries", "restore finished")
+        on_step(total, total, unit, "restore finished")
+    notes = (f"partial dump: created {', '.join(created)} first",) if created else ()
     return RestoreResult(
         ok=ok,
         dbname=dbname,
         tool="pg_restore",
         command=tuple(args),
         returncode=code,
-        errors=() if ok else tuple(meaningful_lines(run.kept)[-6:]) + feed_errors,
+        errors=() if ok else first_and_last(meaningful_lines(run.kept)) + feed_errors,
         elapsed_s=elapsed,
         jobs=jobs,
         done=total if ok and total else done,
         total=total,
-        unit="entries",
+        unit=unit,
+        notes=notes + data_only_note(toc, ok),
     )
+
+
+def first_and_last(lines: list[str], keep: int = 6) -> tuple[str, ...]:
+    """The first real error leads (a parallel restore ends with "a worker process died
+    unexpectedly", the symptom); the last lines follow."""
+    if len(lines) <= keep:
+        return tuple(lines)
+    return (*lines[: keep // 2], *lines[-(keep - keep // 2) :])
+
+
+def data_only_note(toc: ArchiveToc | None, ok: bool) -> tuple[str, ...]:
+    """A dump with table data but no table definitions is `pg_dump -a`."""
+    if ok or toc is None:
+        return ()
+    has_data = any(e.desc == "TABLE DATA" for e in toc.entries)
+    has_tables = any(e.desc == "TABLE" for e in toc.entries)
+    if has_data and not has_tables:
+        return (
+            "the dump looks data-only (pg_dump -a: table data, no table definitions): it "
+            "restores only over an existing schema",
+        )
+    return ()
+
+
+# What the signer's own migrations create before any table: a `pg_dump -t` of its tables
+# (the sBTC team's shape for key material) leaves them out, so they are made first.
+_SIGNER_SCHEMA = "sbtc_signer"
+_SIGNER_TYPES = {
+    "dkg_shares_status": "CREATE TYPE sbtc_signer.dkg_shares_status AS ENUM "
+    "('unverified', 'verified', 'failed')",
+}
+
+
+def create_prerequisites(cluster: ScratchCluster, dbname: str, toc: ArchiveToc | None) -> list[str]:
+    """Create the schema (and enum types) of signer tables whose dump lacks them."""
+    if toc is None:
+        return []
+    tables = [e for e in toc.entries if e.desc == "TABLE" and e.namespace == _SIGNER_SCHEMA]
+    schemas = {e.tag for e in toc.entries if e.desc == "SCHEMA"}
+    if not tables or _SIGNER_SCHEMA in schemas:
+        return []
+    types = {e.tag for e in toc.entries if e.desc == "TYPE" and e.namespace == _SIGNER_SCHEMA}
+    created = [f"schema {_SIGNER_SCHEMA}"]
+    with psycopg.connect(
+        cluster.conninfo(dbname), autocommit=True, connect_timeout=ADMIN_TIMEOUT
+    ) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(_SIGNER_SCHEMA)))
+        for name, ddl in _SIGNER_TYPES.items():
+            if name not in types:
+                conn.execute(ddl.encode())
+                created.append(f"type {name}")
+    return created
 
 
 def _offsets_known(info: DumpInfo) -> bool:

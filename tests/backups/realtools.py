@@ -24,7 +24,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The newest Debian PostgreSQL (15 on bookworm): what pgBackRest and Barman back up here.
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
 STANZA = "signer"
 SERVER = "signer"
 DBNAME = "signer"
@@ -35,7 +40,7 @@ def tools_present() -> str:
     in CI: `.ci/run` installs them)."""
     missing = [t for t in ("pgbackrest", "barman") if shutil.which(t) is None]
     if not (PG_BIN / "initdb").exists():
-        missing.append("postgresql-15")
+        missing.append("postgresql (Debian server package)")
     return ", ".join(missing)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.backups.conftest import Chain, write_profiles
-from tests.backups.realtools import ArchivedCluster, make_base
+from tests.backups.realtools import PG_BIN, ArchivedCluster, make_base
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_pgbackrest_missing_wal_fails_the_restore(
     conf = repo_copy(archived, shared_tmp)
     newest = newest_set(archived, conf)
     stop = newest["archive"]["stop"]
-    wal_dir = next((shared_tmp / "repo" / "archive" / "signer").glob("15-*"))
+    wal_dir = next((shared_tmp / "repo" / "archive" / "signer").glob(f"{PG_BIN.parent.name}-*"))
     removed = list(wal_dir.rglob(f"{stop}-*"))
     assert removed, f"no archived segment {stop}"
     for path in removed:

@@ -164,7 +164,10 @@ def test_plain_dump_from_a_newer_pg_dump_that_really_fails_says_so(
     target.write_text(text)
     code, doc = run_json(capsys, str(target))
     assert code == 1 and doc["verdict"] == "failed"
-    assert "written by pg_dump 17.2, restored with psql 15" in doc["summary"]
+    assert (
+        f"written by pg_dump 17.2, restored with psql {verify_dumps.install.version}"
+        in (doc["summary"])
+    )
     assert "a_setting_from_pg17" in doc["summary"]
 
 

@@ -47,6 +47,8 @@ CLUSTER_PREFIX = "signer-tui-verify-"
 # pgbackrest --log-level-console=detail: "restore file /x (8KB, 12.34%) checksum ..."
 _PERCENT = re.compile(r"restore file .*\(([\d.]+[KMGT]?B), ([\d.]+)%\)")
 _POLL = 0.1
+_TOOL_CHATTER = re.compile(r"\bP\d\d (?:DETAIL|INFO|DEBUG|TRACE):")
+_TOOL_ERROR = re.compile(r"\bERROR\b|\bFATAL\b|IS NOT VALID")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ def _inventory(backups: Backups) -> BackupInventory:
     if backups.kind == "pgbackrest":
         from signer_tui.sources.pgbackrest import PgBackRest
 
-        return PgBackRest.from_profile(backups).inventory()
+        # No `verify` pass here: the restore itself checks every file's checksum, and reading
+        # the whole set twice would double the cost of a restore-test.
+        return PgBackRest.from_profile(backups).inventory(verify=False)
     from signer_tui.sources.barman import Barman
 
     return Barman.from_profile(backups).inventory()
@@ -282,7 +286,7 @@ def verify_physical(
             code, kept, elapsed = None, [clean_text(str(exc), 300)], 0.0
         errors: tuple[str, ...] = ()
         if code != 0:
-            errors = tuple(meaningful_lines(kept)[-6:]) or (f"{argv[0]} exited {code}",)
+            errors = tool_errors(kept) or (f"{argv[0]} exited {code}",)
         result = RestoreResult(
             ok=code == 0,
             dbname=profile.db.dbname,
@@ -376,6 +380,15 @@ def _tool_findings(
             details=[("problem", p) for p in inventory.tool_problems],
         ),
     )
+
+
+def tool_errors(lines: list[str]) -> tuple[str, ...]:
+    """The lines that say why the tool failed, first one first: its ERROR lines (pgBackRest
+    prefixes them `P00 ERROR:`), without its own DETAIL/INFO chatter."""
+    chatter = [line for line in lines if not _TOOL_CHATTER.search(line)]
+    errors = [line for line in chatter if _TOOL_ERROR.search(line)]
+    chosen = errors or meaningful_lines(chatter)
+    return tuple(clean_text(line, 400) for line in chosen[:6])
 
 
 def _failed(result: RestoreResult, why: str, *, inconclusive: bool) -> RestoreResult:

@@ -13,6 +13,7 @@ import contextlib
 import re
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -96,12 +97,10 @@ class RestoredCluster(ScratchCluster):
                 str(self.logfile),
                 "-o",
                 options,
-                "-w",
-                "-t",
-                str(int(timeout)),
+                # No -w: recovery can take long, and a cancel must not wait for pg_ctl.
+                "-W",
                 "start",
             ],
-            timeout=timeout + 30,
         )
         if start.returncode != 0:
             raise RecoveryFailed(self.recovery_problem() or "PostgreSQL did not start")
@@ -110,13 +109,19 @@ class RestoredCluster(ScratchCluster):
 
     def _wait_promoted(self, cancel: threading.Event | None, timeout: float) -> None:
         """Connections are accepted from consistency on; the checks want the promoted copy."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         last_error = ""
         while time.monotonic() < deadline:
             if cancel is not None and cancel.is_set():
                 return
-            if self.postmaster_pid() is None:
-                raise RecoveryFailed(self.recovery_problem() or "the server stopped")
+            if self.postmaster_pid() is None or not self._postmaster_alive():
+                # The pid file appears a moment after `pg_ctl -W`; a FATAL says it is over.
+                problem = self.recovery_problem()
+                if problem or time.monotonic() - started > 10:
+                    raise RecoveryFailed(problem or "the server stopped")
+                time.sleep(0.1)
+                continue
             try:
                 with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=5) as conn:
                     row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
@@ -131,6 +136,16 @@ class RestoredCluster(ScratchCluster):
             f"recovery did not finish within {timeout:g} s"
             + (f" ({last_error})" if last_error else "")
         )
+
+    def _postmaster_alive(self) -> bool:
+        pid = self.postmaster_pid()
+        if pid is None:
+            return False
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except (OSError, IndexError):
+            return True  # no /proc: trust the pid file
+        return state not in ("Z", "X")
 
     def _other_superuser(self) -> str:
         return self.runner_name or self.superuser

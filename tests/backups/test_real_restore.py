@@ -279,3 +279,15 @@ def test_barman_missing_wal_fails(
     assert inventory["status"] == "CRIT" and "WAL missing" in inventory["summary"]
     assert "Required WAL files for consistency are missing" in doc["summary"]
     assert found["verify.restore"] == "CRIT"
+
+
+def test_tool_errors_lead_with_the_error_not_the_chatter() -> None:
+    from signer_tui.verify.physical import tool_errors
+
+    lines = [
+        "2026-12-01 22:23:15.161 P00 DETAIL: create path '/tmp/x/data/pg_tblspc'",
+        "2026-12-01 22:23:15.200 P00 ERROR: [026]: raised from local-1 protocol: actual "
+        "checksum 'aa' does not match expected checksum 'bb'",
+        "2026-12-01 22:23:15.201 P00 INFO: restore command end: aborted with exception [026]",
+    ]
+    assert tool_errors(lines) == (lines[1],)

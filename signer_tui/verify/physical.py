@@ -253,7 +253,9 @@ def verify_physical(
     chain_job: Background[list[ChainReading]] | None = None
     if request.chain:
         chain_job = Background("verify-chain", lambda: read_chain_blocking(profile, secrets))
-    live_job = Background("verify-live", lambda: live_counts(profile, secrets))
+    # The live row counts (exact count(*) on the live DB) start once the restore is done: run
+    # during it, they compete with the tool for the same disks and cores.
+    live_job: Background[tuple[dict[str, int | None], str]] | None = None
     cluster = RestoredCluster(install, base_dir=request.work_dir, prefix=CLUSTER_PREFIX)
     result: RestoreResult
     facts = None
@@ -317,6 +319,7 @@ def verify_physical(
             clock.lap("recovery")
             if cancel.is_set():
                 raise VerifyCancelled("cancelled")
+        live_job = Background("verify-live", lambda: live_counts(profile, secrets))
         if result.ok:
             clock.emit("checks", "querying the restored database")
             facts, checks_error, not_signer = read_restored(cluster.conninfo(profile.db.dbname))

@@ -181,26 +181,39 @@ def _processes_with(marker: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("tool", "signum", "code"),
+    [
+        ("pgbackrest", signal.SIGINT, 130),
+        ("pgbackrest", signal.SIGTERM, 143),
+        ("barman", signal.SIGINT, 130),
+        ("barman", signal.SIGTERM, 143),
+    ],
+)
 def test_signal_during_the_tool_restore_leaves_nothing(
     archived: ArchivedCluster,
     chain: Chain,
     tmp_path: Path,
     scratch: Path,
+    tool: str,
     signum: int,
     code: int,
 ) -> None:
-    """Ctrl-C / SIGTERM while pgbackrest restores: the tool's whole process group is stopped,
-    the scratch dir removed (the `scratch` fixture fails on leftovers), no process remains."""
-    marker = f"61.{signum}"
+    """Ctrl-C / SIGTERM while the tool restores: its whole process group is stopped, the
+    scratch dir removed (the `scratch` fixture fails on leftovers), no process remains."""
+    marker = f"61.{signum}{len(tool)}"
+    word = "restore" if tool == "pgbackrest" else "recover"
+    command = archived.pgbackrest_command() if tool == "pgbackrest" else archived.barman_command()
     slow = [
         "sh",
         "-c",
-        f'case "$*" in *" restore"*) sleep {marker} & wait $!;; esac; exec "$@"',
+        f'case "$*" in *" {word}"*) sleep {marker} & wait $!;; esac; exec "$@"',
         "sh",
-        *archived.pgbackrest_command(),
+        *command,
     ]
-    config = write_profiles(tmp_path / "config.yaml", archived, chain, pgbackrest=slow)
+    profile = "pgbr" if tool == "pgbackrest" else "bm"
+    wrappers = {"pgbackrest": slow} if tool == "pgbackrest" else {"barman": slow}
+    config = write_profiles(tmp_path / "config.yaml", archived, chain, **wrappers)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -210,7 +223,7 @@ def test_signal_during_the_tool_restore_leaves_nothing(
             str(config),
             "verify-backup",
             "--profile",
-            "pgbr",
+            profile,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -291,3 +304,32 @@ def test_tool_errors_lead_with_the_error_not_the_chatter() -> None:
         "2026-12-01 22:23:15.201 P00 INFO: restore command end: aborted with exception [026]",
     ]
     assert tool_errors(lines) == (lines[1],)
+
+
+def test_barman_key_mismatch(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path
+) -> None:
+    chain.state.chain_key = bytes.fromhex("03" + "ee" * 32)
+    config = write_profiles(tmp_path / "config.yaml", archived, chain)
+    code, doc, err = verify(config, "--profile", "bm")
+    assert code == 1, (doc.get("summary"), err)
+    assert doc["verdict"] == "mismatch" and ids(doc)["verify.key"] == "CRIT"
+
+
+def test_barman_corrupted_backup_file(
+    archived: ArchivedCluster, chain: Chain, tmp_path: Path, scratch: Path, shared_tmp: Path
+) -> None:
+    """pg_control of the newest Barman base backup damaged: the recovered copy cannot start."""
+    conf = barman_copy(archived, shared_tmp)
+    newest = archived.barman("list-backups", "--minimal", "signer").stdout.split()[0]
+    control = shared_tmp / "barman" / "signer" / "base" / newest / "data" / "global" / "pg_control"
+    data = bytearray(control.read_bytes())
+    data[16:32] = bytes(16)  # inside the checksummed part
+    control.write_bytes(bytes(data))
+    config = write_profiles(
+        tmp_path / "config.yaml", archived, chain, barman=archived.barman_command(conf)
+    )
+    code, doc, err = verify(config, "--profile", "bm")
+    assert code == 1, (doc.get("summary"), err)
+    assert doc["verdict"] == "failed" and ids(doc)["verify.restore"] == "CRIT"
+    assert "control file" in doc["summary"], doc["summary"]

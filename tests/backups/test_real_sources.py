@@ -68,7 +68,7 @@ def test_archive_push_failing_makes_the_backup_unrestorable(archived: ArchivedCl
     archive-push fails); a backup taken without the archive check is listed by info but
     cannot be replayed to its end — a finding, not a good backup."""
     archived.pgbackrest("--type=full", "--no-archive-check", "backup", stanza="broken")
-    check = archived.pgbackrest("check", stanza="broken", check=False)
+    check = archived.pgbackrest("check", "--archive-timeout=3", stanza="broken", check=False)
     assert check.returncode != 0  # what pgBackRest itself says about archive-push
     inventory = pgbackrest(archived, stanza="broken").inventory(verify=False)
     (record,) = inventory.records

@@ -24,7 +24,7 @@ from signer_tui.checks.keys import ChainReading
 from signer_tui.config import Backups, Profile
 from signer_tui.credentials import SecretStore
 from signer_tui.model import Finding, Status, clean_text, utcnow
-from signer_tui.pgdump.installs import BinariesError, pick_install
+from signer_tui.pgdump.installs import BinariesError, PgInstall, find_installations, pick_install
 from signer_tui.pgdump.listing import meaningful_lines
 from signer_tui.pgdump.proc import kill_group
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
@@ -307,6 +307,12 @@ def verify_physical(
         if cancel.is_set():
             raise VerifyCancelled("cancelled")
         if result.ok:
+            # A data directory runs only on its own major: pick the binaries by PG_VERSION.
+            try:
+                install = cluster.use_install(install_for(target))
+            except BinariesError as exc:
+                result = _failed(result, str(exc), inconclusive=True)
+        if result.ok:
             clock.emit(
                 "cluster", f"recovering {chosen.label} on a scratch PostgreSQL {install.version}"
             )
@@ -383,6 +389,23 @@ def _tool_findings(
             details=[("problem", p) for p in inventory.tool_problems],
         ),
     )
+
+
+def install_for(datadir: Path) -> PgInstall:
+    """The installation whose major matches the restored data directory's PG_VERSION."""
+    try:
+        major = int((datadir / "PG_VERSION").read_text().strip().split(".")[0])
+    except (OSError, ValueError):
+        raise BinariesError(
+            f"the restored directory has no readable PG_VERSION ({datadir})"
+        ) from None
+    found = [i for i in find_installations() if i.major == major]
+    if not found:
+        raise BinariesError(
+            f"this backup is PostgreSQL {major}; no PostgreSQL {major} server binaries are "
+            f"installed here: install postgresql-{major}"
+        )
+    return pick_install(major, installs=found)
 
 
 def tool_errors(lines: list[str]) -> tuple[str, ...]:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import psycopg
 
-from signer_tui.verify.cluster import ClusterError, ScratchCluster
+from signer_tui.pgdump.installs import PgInstall
+from signer_tui.verify.cluster import ClusterError, ScratchCluster, _stage_embedded
 
 PROMOTE_TIMEOUT = 600.0
 # Recovery refuses to run with lower values than the primary had (pg_controldata names them).
@@ -40,6 +41,13 @@ class RestoredCluster(ScratchCluster):
     """`prepare()`, let the backup tool fill `datadir`, then `start_restored()`; `stop()`."""
 
     superuser = "postgres"
+
+    def use_install(self, install: PgInstall) -> PgInstall:
+        """Switch binaries after the restore (before `start_restored`)."""
+        if install.embedded and self._runner is not None and self.root is not None:
+            install = _stage_embedded(install, self.root / "bin")
+        self.install = self._bin = install
+        return install
 
     def control_settings(self) -> dict[str, str]:
         run = self._run_server_tool([str(self.tool("pg_controldata")), "-D", str(self.datadir)])

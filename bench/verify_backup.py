@@ -37,12 +37,12 @@ sys.path.insert(0, str(REPO))
 import psycopg  # noqa: E402
 
 from signer_tui.config import ChainApi, Database, Profile, StacksNode  # noqa: E402
+from signer_tui.pgdump.installs import pick_install  # noqa: E402
 from signer_tui.sim.db import build_signer_db  # noqa: E402
 from signer_tui.sim.hiro import HiroApiSim  # noqa: E402
 from signer_tui.sim.server import SimServer  # noqa: E402
 from signer_tui.sim.stacks import StacksNodeSim  # noqa: E402
 from signer_tui.sim.state import SimState  # noqa: E402
-from signer_tui.verify.binaries import pick_install  # noqa: E402
 from signer_tui.verify.cluster import ScratchCluster  # noqa: E402
 from signer_tui.verify.restore import client_env, create_database  # noqa: E402
 from signer_tui.verify.run import VerifyRequest, default_jobs, verify_backup  # noqa: E402

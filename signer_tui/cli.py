@@ -516,7 +516,7 @@ def _loaded_failures() -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = []
     for module, name in (
         ("signer_tui.verify.cluster", "ClusterError"),
-        ("signer_tui.verify.binaries", "BinariesError"),
+        ("signer_tui.pgdump.installs", "BinariesError"),
     ):
         loaded = sys.modules.get(module)
         if loaded is not None:

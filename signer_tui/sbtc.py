@@ -87,3 +87,12 @@ PORTS = {
     "stacks_rpc": 20443,
     "stacks_prometheus": 9153,
 }
+
+
+def short_key(key: bytes | str | None) -> str:
+    """THE abbreviation of an aggregate key, everywhere (key pane, DB evidence, backups):
+    the first 8 and last 6 hex digits, so two keys that differ are told apart at a glance."""
+    if key is None:
+        return "none"
+    text = key.hex() if isinstance(key, bytes) else key
+    return text if len(text) <= 16 else f"{text[:8]}…{text[-6:]}"

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from signer_tui.checks.keys import KeyMatch, match_key
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
-from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
+from signer_tui.sbtc import DKG_VERIFICATION_WINDOW, short_key
 from signer_tui.sources.catalog import API_KEY, BITCOIND, DB, NODE_KEY, STACKS
 from signer_tui.sources.postgres import SignerDbFacts
 from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
@@ -25,10 +26,7 @@ WINDOW_BY_TIME = timedelta(minutes=10 * DKG_VERIFICATION_WINDOW * 1.5)
 
 
 def short(key: bytes | None) -> str:
-    if key is None:
-        return "none"
-    text = key.hex()
-    return f"{text[:6]}…{text[-4:]}"
+    return short_key(key)
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,16 @@ class Transition:
     key: bytes
     blocks: int | None  # bitcoin blocks since the round started, when known
     in_window: bool
+    # The row's start height is above bitcoind's tip: no round can start in the future.
+    impossible_start: tuple[int, int] | None = None  # (start height, tip)
 
     def describe(self) -> str:
+        if self.impossible_start is not None:
+            start, tip = self.impossible_start
+            return (
+                f"new key unverified; its start height {start} is above the bitcoin tip {tip} "
+                "(impossible: wrong network, or a node behind)"
+            )
         if self.blocks is None:
             return "new key unverified"
         return f"new key unverified, {self.blocks}/{DKG_VERIFICATION_WINDOW} blocks"
@@ -51,8 +57,13 @@ def transition(
     newest = facts.newest_share.share if facts.newest_share else None
     if newest is None or newest.status != "unverified":
         return None
+    start = newest.started_at_bitcoin_block_height
+    if bitcoin_height is not None and start > bitcoin_height:
+        # Judged by time instead; the height itself is reported as impossible.
+        in_window = now - newest.created_at < WINDOW_BY_TIME
+        return Transition(newest.aggregate_key, None, in_window, (start, bitcoin_height))
     if bitcoin_height is not None:
-        blocks = max(0, bitcoin_height - newest.started_at_bitcoin_block_height)
+        blocks = bitcoin_height - start
         return Transition(newest.aggregate_key, blocks, blocks < DKG_VERIFICATION_WINDOW)
     return Transition(newest.aggregate_key, None, now - newest.created_at < WINDOW_BY_TIME)
 
@@ -101,7 +112,8 @@ def compare_with_chain(
         ("DB newest verified", db_key.hex() if db_key else "none"),
         ("chain", chain_key.hex() if chain_key else "none (pre-DKG)"),
     )
-    if chain_key is None and db_key is None:
+    verdict = match_key(db_key, chain_key)
+    if verdict is KeyMatch.PRE_DKG:
         return Finding(
             finding_id,
             Status.WARN,
@@ -110,7 +122,7 @@ def compare_with_chain(
             evidence,
             details=details,
         )
-    if db_key == chain_key:
+    if verdict is KeyMatch.MATCH:
         if moving is not None and moving.in_window:
             return Finding(
                 finding_id,

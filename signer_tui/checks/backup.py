@@ -592,8 +592,8 @@ def verification(
     how = (
         f"Run `signer-tui verify-backup --latest --profile {profile.name}`"
         if kind == "pg_dump"
-        else f"Restore the newest backup to a scratch server, pg_dump it, and run "
-        f"`signer-tui verify-backup PATH --profile {profile.name}`"
+        else f"Run `signer-tui verify-backup --profile {profile.name}` (it restores the "
+        f"newest set with {kind} itself)"
     )
     if not mine:
         return [
@@ -632,6 +632,8 @@ def verification(
         details.append(("key in backup", last.db_key))
     details += [(f"key from {source}", key or "none") for source, key in last.chain_keys.items()]
     details += [("problem", clean_text(p, 300)) for p in last.problems]
+    # The same finding ids as `verify-backup --json` (and `check --json` for this row).
+    details += [(fid, status) for fid, status in last.findings]
     when = f"{span(age)} ago"
 
     def result(status: Status, summary: str, advice: str) -> list[Finding]:

@@ -13,7 +13,7 @@ import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from signer_tui.verify.binaries import PgInstall
+from signer_tui.pgdump.installs import PgInstall
 
 BACKUP_HOUR = 3
 

@@ -53,3 +53,5 @@ class VerificationRecord:
     db_key: str | None = None  # newest verified key in the restored backup (hex)
     chain_keys: dict[str, str | None] = field(default_factory=dict)  # source -> hex
     problems: tuple[str, ...] = ()
+    # (finding id, status) of every finding of the run: the ids verify-backup --json reports.
+    findings: tuple[tuple[str, str], ...] = ()

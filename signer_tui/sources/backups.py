@@ -1,6 +1,6 @@
 """Discovery of pg_dump backups in a directory: what each file is, and whether it is intact.
 
-Files are identified by their bytes (`verify.dumpformat`), never by name. For archives the TOC
+Files are identified by their bytes (`pgdump.identify`), never by name. For archives the TOC
 is parsed and cross-checked against the file size (truncation), then `pg_restore --list` of a
 PostgreSQL new enough for the dump confirms that the real tool reads it; plain dumps must end
 with pg_dump's "dump complete" trailer; gzip'ed plain dumps are decompressed to their end
@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from signer_tui.model import Evidence, clean_text
+from signer_tui.pgdump.identify import identify
+from signer_tui.pgdump.installs import PgInstall, find_installations, pick_reader
+from signer_tui.pgdump.listing import ListError, list_archive
+from signer_tui.pgdump.types import TOC_NAMES, DumpFormat, DumpInfo
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
 from signer_tui.sources.errors import SourceError, SourceUnreachable
-from signer_tui.verify.binaries import PgInstall, find_installations
-from signer_tui.verify.dumpformat import TOC_NAMES, DumpFormat, DumpInfo, identify
-from signer_tui.verify.restore import ListError, list_archive
 
 KIND = "pg_dump"
 # A file that is not a dump but is named like one is a failed backup, not an unrelated file.
@@ -47,14 +48,6 @@ def _fingerprint(path: Path) -> tuple[str, int, int, int]:
         toc_stat = toc.stat() if toc.exists() else stat
         return (str(path), toc_stat.st_size, stat.st_mtime_ns ^ toc_stat.st_mtime_ns, stat.st_ino)
     return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-
-
-def _reader_for(info: DumpInfo, installs: Sequence[PgInstall]) -> PgInstall | None:
-    needed = info.pg_dump_major
-    usable = [i for i in installs if needed is None or i.major >= needed]
-    system = [i for i in usable if not i.embedded]
-    chosen = system or usable
-    return chosen[0] if chosen else None
 
 
 def _details(info: DumpInfo) -> tuple[tuple[str, str], ...]:
@@ -109,7 +102,7 @@ def examine(path: Path, installs: Sequence[PgInstall]) -> BackupRecord | None:
     elif fmt in (DumpFormat.CLUSTER, DumpFormat.COMPRESSED):
         ok = None  # a backup, just not one this console can look into
     if fmt.is_archive and ok is not False:
-        reader = _reader_for(info, installs)
+        reader = pick_reader(info.pg_dump_major, installs)
         if reader is None:
             details.append(
                 ("pg_restore --list", f"skipped: needs PostgreSQL {info.pg_dump_major}+")

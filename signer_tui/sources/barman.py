@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from signer_tui.config import Backups
 from signer_tui.model import Evidence, clean_text
+from signer_tui.pgdump.proc import ToolRun
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
 from signer_tui.sources.errors import SourceError, SourceProtocolError, ToolFailed
-from signer_tui.sources.pgbackrest import ToolRun, run_tool
+from signer_tui.sources.pgbackrest import run_tool
 
 DEFAULT_COMMAND = ("barman",)
 TIMEOUT = 60.0
@@ -284,10 +285,49 @@ class Barman:
         decoded = f"server {self.server}: {len(checks.failed)} of {len(checks.checks)} FAILED"
         return BarmanCheckResult(checks, run.evidence("barman", decoded))
 
+    def check_backup(self, backup_id: str) -> ToolRun:
+        """`barman check-backup`: is every WAL segment the backup needs in the archive?
+        (A failing one is marked FAILED by barman itself, with the reason in show-backup.)"""
+        argv = (*self.command, "check-backup", self.server, backup_id)
+        return run_tool(argv, tool="barman", timeout=self.timeout)
+
+    def _wal_continuity(
+        self, backups: tuple[BarmanBackup, ...]
+    ) -> tuple[str, str, Evidence] | None:
+        """(backup id, problem or "", evidence) for the newest DONE backup, once per backup."""
+        newest = next((b for b in backups if b.status == "DONE"), None)
+        if newest is None:
+            return None
+        key = (self.command, self.server, newest.backup_id)
+        if key in _CHECKED:
+            return _CHECKED[key]
+        run = self.check_backup(newest.backup_id)
+        problem = "" if run.returncode == 0 else run.last_error_line()
+        if not problem:
+            # check-backup exits 0 but demotes a DONE backup whose WAL is missing.
+            relisted = self.list_backups().backups
+            now = next((b for b in relisted if b.backup_id == newest.backup_id), None)
+            if now is not None and now.status != "DONE":
+                problem = f"required WAL is missing (barman now says {now.status})"
+        found = (newest.backup_id, problem, run.evidence("barman", problem or "WAL complete"))
+        _CHECKED[key] = found
+        return found
+
     def inventory(self) -> BackupInventory:
-        """The backup list is required; a failing `check` run becomes a tool problem."""
+        """The backup list is required; a failing `check` run becomes a tool problem, and so
+        does a newest backup whose WAL is not all archived (`check-backup`)."""
         listed = self.list_backups()
+        wal: tuple[str, str, Evidence] | None = None
+        wal_error = ""
+        try:
+            wal = self._wal_continuity(listed.backups)
+        except SourceError as exc:
+            wal_error = f"barman check-backup: {exc.title}"
+        if wal is not None and wal[1]:
+            listed = self.list_backups()  # check-backup marked it FAILED: show that
         evidence = [listed.evidence]
+        if wal is not None:
+            evidence.append(wal[2])
         checks: BarmanChecks | None = None
         check_error = ""
         try:
@@ -298,7 +338,7 @@ class Barman:
             check_error = f"{exc.title}: {exc.detail}" if exc.detail else exc.title
             if exc.evidence is not None:
                 evidence.append(exc.evidence)
-        return barman_inventory(
+        inventory = barman_inventory(
             self.server,
             listed.backups,
             checks,
@@ -306,3 +346,25 @@ class Barman:
             evidence=tuple(evidence),
             observed_at=listed.evidence.observed_at,
         )
+        extra = [wal_error] if wal_error else []
+        if wal is not None and wal[1]:
+            backup_id, problem = wal[0], wal[1]
+            extra.append(f"backup {backup_id}: WAL incomplete (check-backup): {problem}")
+            records = tuple(
+                replace(r, ok=False, problem=f"WAL missing: {problem}")
+                if r.ok is not False and r.name == backup_id
+                else r
+                for r in inventory.records
+            )
+            inventory = replace(inventory, records=records)
+        if extra:
+            inventory = replace(inventory, tool_problems=(*inventory.tool_problems, *extra))
+        return inventory
+
+
+# check-backup results by (command, server, backup id).
+_CHECKED: dict[tuple[tuple[str, ...], str, str], tuple[str, str, Evidence]] = {}
+
+
+def clear_check_cache() -> None:
+    _CHECKED.clear()

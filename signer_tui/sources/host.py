@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
+from signer_tui.pgdump.proc import ToolRun
 from signer_tui.sources.errors import SourceProtocolError, SourceUnreachable, ToolNotInstalled
-from signer_tui.sources.pgbackrest import ToolRun, run_tool
+from signer_tui.sources.pgbackrest import run_tool
 
 COMMAND_TIMEOUT = 10.0
 # /proc/net/tcp "st" column (include/net/tcp_states.h). UDP sockets that are bound but not

@@ -10,128 +10,61 @@ a hung child behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
 import shlex
-import signal
-import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from signer_tui.config import Backups
-from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
+from signer_tui.model import Evidence, clean_text
+from signer_tui.pgdump.proc import MAX_OUTPUT, ToolMissing, ToolRun, ToolTimedOut, run_captured
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
 from signer_tui.sources.errors import (
+    SourceError,
     SourceProtocolError,
     SourceTimeout,
     SourceTooLarge,
     ToolFailed,
     ToolNotInstalled,
 )
+from signer_tui.sources.pgbackrest_verify import (
+    VerifyReport,
+    apply_verify,
+    parse_verify,
+)
 
 DEFAULT_COMMAND = ("pgbackrest",)
 INFO_TIMEOUT = 60.0
 # verify reads every file in the repository: minutes to hours on a big one.
 VERIFY_TIMEOUT = 6 * 3600.0
-MAX_OUTPUT = 16 * 1024 * 1024
 
 # -- running a backup tool -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ToolRun:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-    observed_at: datetime
-    elapsed_ms: float
-
-    @property
-    def command(self) -> str:
-        return shlex.join(self.argv)
-
-    def last_error_line(self) -> str:
-        """The most telling line of output, for a one-line error."""
-        for text in (self.stderr, self.stdout):
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            errors = [line for line in lines if "ERROR" in line.upper()]
-            if errors or lines:
-                return clean_text((errors or lines)[-1], 300)
-        return f"exit code {self.returncode}, no output"
-
-    def evidence(self, source: str, decoded: str = "") -> Evidence:
-        return Evidence(
-            source=source,
-            request=self.command,
-            observed_at=self.observed_at,
-            status=self.returncode,
-            raw=clean_text(self.stdout or self.stderr, RAW_LIMIT),
-            decoded=decoded,
-            elapsed_ms=self.elapsed_ms,
-            error=clean_text(self.stderr.strip(), 1000) if self.returncode else "",
-        )
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
 
 
 def run_tool(
     argv: Sequence[str], *, tool: str, timeout: float, max_bytes: int = MAX_OUTPUT
 ) -> ToolRun:
-    """Run a command to completion or kill it (and its children) after `timeout` seconds.
+    """`pgdump.proc.run_captured` with the failures as SourceErrors for a pane row.
 
     A missing binary is `ToolNotInstalled`; a timeout is `SourceTimeout`. A non-zero exit is
     returned, not raised: for some tools (barman check) it is an ordinary answer.
     """
     argv = tuple(argv)
-    observed_at = utcnow()
-    started = time.perf_counter()
-    missing = ToolNotInstalled(
-        f"{tool} not installed (or set backups.command)", f"cannot run {shlex.join(argv)}"
-    )
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,  # its own process group, so a timeout kills everything
-        )
-    except FileNotFoundError:
-        raise missing from None
+        run = run_captured(argv, timeout=timeout)
+    except ToolMissing:
+        raise ToolNotInstalled(
+            f"{tool} not installed (or set backups.command)", f"cannot run {shlex.join(argv)}"
+        ) from None
+    except ToolTimedOut as exc:
+        raise SourceTimeout(detail=str(exc)) from None
     except OSError as exc:
         raise ToolFailed(f"cannot run {tool}", f"{shlex.join(argv)}: {exc.strerror}") from None
-    with proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            # A grandchild that left the group may still hold the pipes: do not wait on it.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.communicate(timeout=1)
-            raise SourceTimeout(
-                detail=f"{shlex.join(argv)} did not finish within {timeout:g} s"
-            ) from None
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    run = ToolRun(argv, proc.returncode, stdout, stderr, observed_at, elapsed_ms)
-    # Wrappers (sudo, env, ssh) report a missing command as 127 or in words.
-    if proc.returncode == 127 or (proc.returncode != 0 and "command not found" in stderr):
-        raise missing
-    if len(stdout) > max_bytes:
+    if len(run.stdout) > max_bytes:
         raise SourceTooLarge(
-            "output too large", f"{tool} printed {len(stdout)} bytes", run.evidence(tool)
+            "output too large", f"{tool} printed {len(run.stdout)} bytes", run.evidence(tool)
         )
     return run
 
@@ -378,7 +311,34 @@ def stanza_problems(stanza: PgBackRestStanza) -> tuple[str, ...]:
             problems.append(f"repo{repo.key}: {message} (code {repo.code})")
     if stanza.backups and not any(a.max for a in stanza.archives):
         problems.append(f"stanza {stanza.name}: no WAL in the archive")
+    for backup in stanza.backups if any(a.max for a in stanza.archives) else ():
+        gap = wal_gap(stanza, backup)
+        if gap:
+            problems.append(f"backup {backup.label}: {gap}")
     return tuple(problems)
+
+
+def wal_gap(stanza: PgBackRestStanza, backup: PgBackRestBackup) -> str:
+    """Why the archive cannot replay this backup to its end ("" when it can, or is unknown).
+
+    A base backup is restorable only with every WAL segment from its start to its stop; when
+    archive-push fails (or the archive was expired too far) info still lists the backup.
+    Segment names of one timeline sort like their positions.
+    """
+    start, stop = backup.archive_start, backup.archive_stop
+    if not start or not stop:
+        return ""
+    ranges = [(a.min, a.max) for a in stanza.archives if a.min and a.max]
+    if not ranges:
+        return f"WAL {start}..{stop} is not in the archive: not restorable to its end"
+    for low, high in ranges:
+        if low <= start and stop <= high:
+            return ""
+    held = ", ".join(f"{low}..{high}" for low, high in ranges)
+    return (
+        f"WAL {start}..{stop} is not all in the archive (it holds {held}): "
+        "not restorable to its end"
+    )
 
 
 def describe(stanza: PgBackRestStanza) -> str:
@@ -427,11 +387,32 @@ def info_inventory(
     evidence: tuple[Evidence, ...] = (),
     observed_at: datetime | None = None,
 ) -> BackupInventory:
+    found = []
+    for backup in stanza.backups:
+        record = backup_record(backup)
+        gap = wal_gap(stanza, backup)
+        if gap and record.ok is not False:
+            record = replace(record, ok=False, problem=gap)
+        found.append(record)
     records = sorted(
-        (backup_record(b) for b in stanza.backups),
+        found,
         key=lambda r: (r.finished_at or datetime.min.replace(tzinfo=UTC), r.name),
         reverse=True,
     )
+    lock = stanza.backup_lock
+    if lock.held:
+        # A backup being taken is not in info's list yet: show it, neither good nor bad.
+        percent = lock.percent
+        done = f", {percent:.0f} % copied" if percent is not None else ""
+        running = BackupRecord(
+            kind="pgbackrest",
+            name="(backup running)",
+            finished_at=None,
+            size_bytes=lock.size,
+            ok=None,
+            problem=f"backup in progress{done}",
+        )
+        records = [running, *records]
     return BackupInventory(
         kind="pgbackrest",
         location=f"stanza {stanza.name}",
@@ -442,166 +423,12 @@ def info_inventory(
     )
 
 
-# -- verify --------------------------------------------------------------------------------
-
-COUNTERS = ("missing", "checksum invalid", "size invalid", "other")
-BACKUP_STATUSES = ("valid", "invalid", "manifest missing", "in-progress")
-
-_STANZA = re.compile(r"^stanza: (?P<name>.+)$")
-_STATUS = re.compile(r"^status: (?P<status>\S+)$")
-_ARCHIVE = re.compile(
-    r"^archiveId: (?P<id>\S+), total WAL checked: (?P<checked>\d+), "
-    r"total valid WAL: (?P<valid>\d+)$"
-)
-_BACKUP = re.compile(
-    r"^backup: (?P<label>\S+), status: (?P<status>valid|invalid|manifest missing|in-progress), "
-    r"total files checked: (?P<checked>\d+), total valid files: (?P<valid>\d+)$"
-)
-_COUNTER = re.compile(r"^(missing|checksum invalid|size invalid|other): (\d+)$")
+# verify results by (command, stanza, label): a backup's files do not change once written.
+_VERIFIED: dict[tuple[tuple[str, ...], str, str], VerifyReport] = {}
 
 
-@dataclass(frozen=True)
-class VerifyArchive:
-    archive_id: str
-    wal_checked: int
-    wal_valid: int
-    counters: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class VerifyBackup:
-    label: str
-    status: str  # valid | invalid | manifest missing | in-progress
-    files_checked: int
-    files_valid: int
-    counters: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def ok(self) -> bool | None:
-        """in-progress backups are skipped by verify: neither good nor bad."""
-        if self.status == "in-progress":
-            return None
-        return self.status == "valid"
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    stanza: str | None
-    status: str  # "ok" | "error"
-    archives: tuple[VerifyArchive, ...] = ()
-    backups: tuple[VerifyBackup, ...] = ()
-    messages: tuple[str, ...] = ()  # e.g. "No usable backup.info file"
-    evidence: Evidence | None = None
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        found: list[str] = []
-        for archive in self.archives:
-            if archive.wal_checked != archive.wal_valid or any(n for _, n in archive.counters):
-                bad = archive.wal_checked - archive.wal_valid
-                found.append(
-                    f"verify: WAL {archive.archive_id}: {bad} of {archive.wal_checked} invalid"
-                    + _counters_text(archive.counters)
-                )
-        for backup in self.backups:
-            if backup.ok is False:
-                found.append(
-                    f"verify: backup {backup.label} {backup.status}"
-                    + _counters_text(backup.counters)
-                )
-        found.extend(f"verify: {message}" for message in self.messages)
-        if self.status != "ok" and not found:
-            found.append(f"verify: status {self.status}")
-        return tuple(found)
-
-
-def _counters_text(counters: tuple[tuple[str, int], ...]) -> str:
-    shown = [f"{name}: {n}" for name, n in counters if n]
-    return f" ({', '.join(shown)})" if shown else ""
-
-
-def _parse_counters(line: str) -> tuple[tuple[str, int], ...] | None:
-    found = []
-    for part in line.split(", "):
-        match = _COUNTER.match(part)
-        if match is None:
-            return None
-        found.append((match.group(1), int(match.group(2))))
-    return tuple(found)
-
-
-def parse_verify(text: str) -> VerifyReport:
-    """Parse `pgbackrest verify --output=text [--verbose]`.
-
-    Without --verbose nothing at all is printed when everything is fine, so empty output is
-    status ok. Counter lines follow the archive or backup line they belong to.
-    """
-    if not text.strip():
-        return VerifyReport(stanza=None, status="ok")
-    stanza: str | None = None
-    status: str | None = None
-    archives: list[VerifyArchive] = []
-    backups: list[VerifyBackup] = []
-    messages: list[str] = []
-    last: list[Any] | None = None  # the list whose newest item a counter line belongs to
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line:
-            continue
-        if stanza is None and (match := _STANZA.match(line)):
-            stanza = clean_text(match["name"], 100)
-        elif status is None and (match := _STATUS.match(line)):
-            status = match["status"]
-        elif match := _ARCHIVE.match(line):
-            archives.append(VerifyArchive(match["id"], int(match["checked"]), int(match["valid"])))
-            last = archives
-        elif match := _BACKUP.match(line):
-            backups.append(
-                VerifyBackup(
-                    match["label"], match["status"], int(match["checked"]), int(match["valid"])
-                )
-            )
-            last = backups
-        elif (counters := _parse_counters(line)) is not None and last:
-            last[-1] = replace(last[-1], counters=counters)
-        elif line in ("archiveId: none found", "backup: none found"):
-            last = None
-        else:
-            messages.append(clean_text(line, 300))
-            last = None
-    if status is None:
-        raise SourceProtocolError(
-            "unexpected pgbackrest output", "verify printed no 'status:' line"
-        )
-    return VerifyReport(
-        stanza=stanza,
-        status=status,
-        archives=tuple(archives),
-        backups=tuple(backups),
-        messages=tuple(messages),
-    )
-
-
-def apply_verify(inventory: BackupInventory, report: VerifyReport) -> BackupInventory:
-    """Mark the inventory's backups with what verify found, and add its problems."""
-    by_label = {b.label: b for b in report.backups}
-    records = []
-    for record in inventory.records:
-        result = by_label.get(record.name)
-        if result is None or result.ok is None or record.ok is False:
-            records.append(record)
-        elif result.ok:
-            records.append(replace(record, ok=True))
-        else:
-            problem = f"verify: {result.status}" + _counters_text(result.counters)
-            records.append(replace(record, ok=False, problem=problem))
-    evidence = inventory.evidence + ((report.evidence,) if report.evidence else ())
-    return replace(
-        inventory,
-        records=tuple(records),
-        tool_problems=inventory.tool_problems + report.problems,
-        evidence=evidence,
-    )
+def clear_verify_cache() -> None:
+    _VERIFIED.clear()
 
 
 # -- the runner ----------------------------------------------------------------------------
@@ -660,11 +487,29 @@ class PgBackRest:
             run.evidence("pgbackrest"),
         )
 
-    def inventory(self) -> BackupInventory:
+    def inventory(self, *, verify: bool = True) -> BackupInventory:
+        """`info`, plus `verify` of the newest backup (once per backup: it reads every file
+        of it), so a corrupted repository file is a finding, not a surprise at restore time."""
         info = self.info()
-        return info_inventory(
+        inventory = info_inventory(
             info.stanza, evidence=(info.evidence,), observed_at=info.evidence.observed_at
         )
+        newest = next((b.label for b in reversed(info.stanza.backups)), None)
+        if not verify or newest is None:
+            return inventory
+        key = (self.command, self.stanza, newest)
+        report = _VERIFIED.get(key)
+        if report is None:
+            try:
+                report = self.verify(newest)
+            except SourceError as exc:
+                detail = f": {exc.detail}" if exc.detail else ""
+                problem = f"verify of {newest} did not run ({exc.title}{detail})"
+                return replace(inventory, tool_problems=(*inventory.tool_problems, problem))
+            _VERIFIED[key] = report
+            while len(_VERIFIED) > 64:
+                _VERIFIED.pop(next(iter(_VERIFIED)))
+        return apply_verify(inventory, report)
 
     def verify(self, label: str | None = None) -> VerifyReport:
         args = ["--output=text", "--verbose"]

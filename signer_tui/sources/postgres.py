@@ -29,7 +29,7 @@ from psycopg.pq import TransactionStatus
 from signer_tui.config import Database
 from signer_tui.credentials import REDACTOR, Secret
 from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
-from signer_tui.sbtc import MAIN_TABLES, VERIFIED_KEY_QUERY
+from signer_tui.sbtc import MAIN_TABLES, VERIFIED_KEY_QUERY, short_key
 from signer_tui.sources import pg_rows
 from signer_tui.sources.errors import (
     DatabaseAuthFailed,
@@ -370,7 +370,7 @@ def _shown(evidence: Evidence, raw: str, decoded: str) -> Evidence:
 
 
 def _short(key: bytes) -> str:
-    return key.hex()[:16] + "…"
+    return short_key(key)
 
 
 def read_verified_keys(conn: Conn, *, source: str = "postgres") -> VerifiedKeys:

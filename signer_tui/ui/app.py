@@ -396,14 +396,15 @@ class SignerApp(App[int]):
         open_for_finding(self, pane.selected() if pane else None)
 
     def action_verify(self) -> None:
-        """Restore-test the newest dump of the current profile in a scratch PostgreSQL."""
+        """Restore-test the newest backup of the current profile in a scratch PostgreSQL
+        (a pg_dump file, or a pgBackRest/Barman set restored by the tool itself)."""
         collector = self.collector
         profile = collector.profile
         backups = profile.backups if profile is not None else None
-        if self.verify_request is None or backups is None or backups.kind != "pg_dump":
+        if self.verify_request is None or backups is None:
             self.notify(
-                "Verification from the console needs a pg_dump backups section in this "
-                "profile (for pgBackRest/Barman: restore, pg_dump, then verify-backup PATH).",
+                "Verification from the console needs a backups section in this profile "
+                "(kind pg_dump, pgbackrest or barman).",
                 severity="warning",
                 timeout=8,
             )

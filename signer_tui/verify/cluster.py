@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from signer_tui.verify.binaries import PgInstall, pick_install
+from signer_tui.pgdump.installs import PgInstall, pick_install
 
 _LIVE: set[ScratchCluster] = set()
 
@@ -144,10 +144,7 @@ class ScratchCluster:
     def start(self) -> ScratchCluster:
         if self.started:
             return self
-        if self.base_dir is not None:
-            self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.base_dir))
-        _LIVE.add(self)
+        self.prepare()
         try:
             self._start()
         except BaseException:
@@ -155,17 +152,43 @@ class ScratchCluster:
             raise
         return self
 
+    def prepare(self) -> Path:
+        """Create the temp dir (owned by the server's account) and its socket dir."""
+        if self.root is not None:
+            return self.root
+        if self.base_dir is not None:
+            self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.base_dir))
+        _LIVE.add(self)
+        try:
+            if os.geteuid() == 0:
+                self._runner = _unprivileged_account()
+                if self.install.embedded:
+                    self._bin = _stage_embedded(self.install, self.root / "bin")
+                # The parent of a mkdtemp dir is usually /tmp; the account must reach it.
+                _chown_tree(self.root, self._runner.pw_uid, self._runner.pw_gid)
+            self.socket_dir.mkdir(mode=0o700)
+            self.own(self.socket_dir)
+        except BaseException:
+            self.stop()
+            raise
+        return self.root
+
+    def own(self, path: Path, *, tree: bool = False) -> None:
+        """Hand `path` to the account the server runs as (a no-op unless we are root)."""
+        if self._runner is None:
+            return
+        if tree:
+            _chown_tree(path, self._runner.pw_uid, self._runner.pw_gid)
+        else:
+            os.chown(path, self._runner.pw_uid, self._runner.pw_gid)
+
+    @property
+    def runner_name(self) -> str | None:
+        return self._runner.pw_name if self._runner is not None else None
+
     def _start(self) -> None:
         assert self.root is not None
-        if os.geteuid() == 0:
-            self._runner = _unprivileged_account()
-            if self.install.embedded:
-                self._bin = _stage_embedded(self.install, self.root / "bin")
-            # The parent of a mkdtemp dir is usually /tmp; make sure the account can reach it.
-            _chown_tree(self.root, self._runner.pw_uid, self._runner.pw_gid)
-        self.socket_dir.mkdir(mode=0o700)
-        if self._runner is not None:
-            os.chown(self.socket_dir, self._runner.pw_uid, self._runner.pw_gid)
         init = self._run_server_tool(
             [
                 str(self.tool("initdb")),

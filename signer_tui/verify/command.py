@@ -45,10 +45,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `verify-backup` on the CLI's sub-command parsers."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "verify-backup",
-        help="restore a pg_dump into a scratch PostgreSQL and compare its key with the chain",
+        help="restore a backup into a scratch PostgreSQL and compare its key with the chain",
         description=(
-            "Restore a pg_dump backup into a fresh, throwaway PostgreSQL cluster (never the "
-            "live one), check it, and compare its newest verified DKG aggregate key with the "
+            "Restore a backup (a pg_dump file, or with backups.kind pgbackrest/barman the "
+            "newest set, restored by the tool itself) into a fresh, throwaway PostgreSQL "
+            "(never the live one), check it, and compare its newest verified DKG key with the "
             "sbtc-registry key from the own Stacks node and the independent API. "
             "Exit codes: 0 verified, 1 mismatch or failed restore, 2 usage error, "
             "3 could not determine."
@@ -59,6 +60,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--latest",
         action="store_true",
         help="verify the newest good dump in the profile's backups.location",
+    )
+    parser.add_argument(
+        "--set",
+        dest="set_label",
+        metavar="LABEL",
+        help="pgBackRest set label or Barman backup id to restore (default: the newest good one)",
     )
     parser.add_argument("--profile", metavar="NAME", help="signer profile (default: the first)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -266,7 +273,8 @@ def outcome_json(outcome: VerificationOutcome) -> dict[str, Any]:
 
 
 def outcome_text(outcome: VerificationOutcome) -> list[str]:
-    from signer_tui.verify.run import short_key
+    from signer_tui.checks.keys import KeyMatch, match_key
+    from signer_tui.sbtc import short_key
 
     lines = [f"{outcome.verdict.upper()}  {outcome.summary}"]
 
@@ -301,10 +309,16 @@ def outcome_text(outcome: VerificationOutcome) -> list[str]:
                 state = f"error: {reading.error}"
             elif reading.key_hex is None:
                 state = "no key (pre-DKG)"
-            elif reading.key_hex == keys.db_key:
+            elif match_key(keys.db_key, reading.key_hex) is KeyMatch.MATCH:
                 state = f"{short_key(reading.key_hex)} match"
-            else:
+            elif keys.db_key is None:
+                state = f"{short_key(reading.key_hex)} (not in the backup)"
+            elif keys.status == "mismatch":
                 state = f"{short_key(reading.key_hex)} MISMATCH"
+            else:
+                # The verdict is not a mismatch (e.g. the chain sources disagree): say how
+                # this source differs without shouting a verdict the report does not give.
+                state = f"{short_key(reading.key_hex)} differs"
             row("", f"{name:<17} {state}")
     for finding in outcome.findings:
         if finding.id == "verify.migrations":
@@ -375,10 +389,10 @@ def cmd_verify_backup(args: argparse.Namespace) -> int:
 
     if args.latest and args.path:
         return _usage("give either a PATH or --latest, not both")
-    if not args.latest and not args.path:
-        return _usage("name the dump to verify (PATH) or use --latest")
+    if args.set_label and args.path:
+        return _usage("--set picks a pgBackRest/Barman backup: give it without a PATH")
     config_path = locations.config_file(args.config)
-    needs_profile = args.latest or not args.no_chain or args.profile is not None
+    needs_profile = args.latest or not args.no_chain or args.profile is not None or not args.path
     profile = None
     if _exists(config_path) or needs_profile:
         if not _exists(config_path):
@@ -387,14 +401,27 @@ def cmd_verify_backup(args: argparse.Namespace) -> int:
                 "comparison and --latest (or verify a PATH with --no-chain)"
             )
         profile = load_config(config_path).settings.profile(args.profile)
+    physical = (
+        profile is not None
+        and profile.backups is not None
+        and profile.backups.kind in ("pgbackrest", "barman")
+    )
+    if not args.latest and not args.path and not physical:
+        return _usage("name the dump to verify (PATH) or use --latest")
+    if args.set_label and not physical:
+        return _usage(
+            f"--set needs a profile with backups.kind pgbackrest or barman "
+            f"(profile '{profile.name if profile else '?'}' has none)"
+        )
 
     request = VerifyRequest(
-        path=None if args.latest else Path(args.path),
-        latest=args.latest,
+        path=None if args.latest or not args.path else Path(args.path),
+        latest=args.latest or not args.path,
         profile=profile,
         jobs=args.jobs or default_jobs(),
         chain=not args.no_chain,
         secrets=SecretStore(),
+        set_label=args.set_label,
     )
     printer = None if args.json else ProgressPrinter(sys.stderr, _isatty(sys.stderr))
     cancel = threading.Event()

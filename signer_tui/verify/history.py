@@ -41,6 +41,7 @@ def to_json(record: VerificationRecord) -> dict[str, Any]:
         "db_key": record.db_key,
         "chain_keys": dict(record.chain_keys),
         "problems": list(record.problems),
+        "findings": [[fid, status] for fid, status in record.findings],
     }
 
 
@@ -80,6 +81,11 @@ def from_json(data: Any) -> VerificationRecord:
     problems = data.get("problems") or []
     if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
         raise ValueError("problems is not a list of strings")
+    findings = data.get("findings") or []  # absent in records written before it existed
+    if not isinstance(findings, list) or not all(
+        isinstance(f, list) and len(f) == 2 and all(isinstance(x, str) for x in f) for f in findings
+    ):
+        raise ValueError("findings is not a list of [id, status] pairs")
     for name in ("profile", "backup", "summary"):
         if not isinstance(data.get(name), str):
             raise ValueError(f"{name} is not a string")
@@ -96,6 +102,7 @@ def from_json(data: Any) -> VerificationRecord:
         db_key=_opt_str(data.get("db_key")),
         chain_keys=dict(chain),
         problems=tuple(problems),
+        findings=tuple((f[0], f[1]) for f in findings),
     )
 
 

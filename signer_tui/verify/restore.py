@@ -14,7 +14,6 @@ import contextlib
 import os
 import queue
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -22,23 +21,18 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import psycopg
 from psycopg import sql
 
-from signer_tui.model import clean_text
-from signer_tui.verify.binaries import PgInstall
+from signer_tui.pgdump.identify import read_entries
+from signer_tui.pgdump.listing import meaningful_lines
+from signer_tui.pgdump.plain import iter_gzip, iter_plain, scan_plain
+from signer_tui.pgdump.proc import kill_group
+from signer_tui.pgdump.types import OFFSET_POS_NOT_SET, ArchiveToc, DumpFormat, DumpInfo
 from signer_tui.verify.cluster import ScratchCluster
-from signer_tui.verify.dumpformat import (
-    OFFSET_POS_NOT_SET,
-    DumpFormat,
-    DumpInfo,
-    iter_gzip,
-    iter_plain,
-    read_entries,
-    scan_plain,
-)
+from signer_tui.verify.restore_progress import ByteProgress, data_sizes
 
 # (done, total or None, unit, message)
 StepCallback = Callable[[int, int | None, str, str], None]
@@ -56,13 +50,6 @@ _ITEM_DONE = re.compile(
 _SERIAL_STEP = re.compile(
     r"^pg_restore: (?:creating |processing data for table |executing |restoring large object)"
 )
-_CHATTER = re.compile(
-    r"^pg_restore: (?:creating|processing|launching|finished|entering|connecting|executing|"
-    r"restoring|implied data-only|dropping|disabling|enabling|setting owner|"
-    r"finished main parallel loop|skipping|reducing dependencies|transferring dependency|"
-    r"table .* could not be created, will not restore its data)"
-)
-_ERROR = re.compile(r"error:|ERROR:|FATAL:|DETAIL:|HINT:|Command was:|could not|invalid", re.I)
 # Entries pg_restore never creates in a plain `pg_restore -d` (no -C, --no-privileges).
 _SKIPPED_DESCS = {
     "ACL",
@@ -73,8 +60,6 @@ _SKIPPED_DESCS = {
     "STDSTRINGS",
     "SEARCHPATH",
 }
-# psql learnt `\restrict` in these minor releases (CVE-2025-8714); older ones reject the dump.
-RESTRICT_SINCE = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
 
 
 class RestoreFailed(Exception):
@@ -101,29 +86,15 @@ class RestoreResult:
     # True when the restore could not run to an answer (timeout, scratch cluster trouble):
     # says nothing about the dump itself.
     inconclusive: bool = False
+    # What the verifier noticed on the way (a partial dump's prerequisites, data-only, ...).
+    notes: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
         if self.ok:
             return f"restored with {self.tool} in {self.elapsed_s:.1f} s"
-        last = self.errors[-1] if self.errors else f"{self.tool} exited {self.returncode}"
+        last = self.errors[0] if self.errors else f"{self.tool} exited {self.returncode}"
         return f"{self.tool} failed: {last}"
-
-
-def version_tuple(version: str) -> tuple[int, int]:
-    parts = re.findall(r"\d+", version)
-    major = int(parts[0]) if parts else 0
-    minor = int(parts[1]) if len(parts) > 1 else 0
-    return major, minor
-
-
-def psql_reads_restrict(install: PgInstall) -> bool:
-    """Whether this install's psql understands `\\restrict` in a plain dump."""
-    major, minor = version_tuple(install.version)
-    if major >= 18:
-        return True
-    needed = RESTRICT_SINCE.get(major)
-    return needed is not None and minor >= needed
 
 
 def client_env(cluster: ScratchCluster, dbname: str) -> dict[str, str]:
@@ -135,111 +106,6 @@ def client_env(cluster: ScratchCluster, dbname: str) -> dict[str, str]:
     env["PGCONNECT_TIMEOUT"] = "10"
     env["LC_MESSAGES"] = "C"
     return env
-
-
-# -- pg_restore --list ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TocListing:
-    """`pg_restore --list`: the summary block as key/value pairs and the entry lines."""
-
-    summary: dict[str, str]
-    entries: tuple[str, ...]
-    owners: frozenset[str]
-
-    @property
-    def data_entries(self) -> int:
-        return sum(1 for line in self.entries if " TABLE DATA " in line)
-
-
-class ListError(Exception):
-    """pg_restore --list failed; the message is pg_restore's own last error line."""
-
-
-def list_archive(install: PgInstall, path: Path, *, timeout: float = LIST_TIMEOUT) -> TocListing:
-    """Run `pg_restore --list` (reads only the TOC; cheap)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["LC_MESSAGES"] = "C"
-    try:
-        result = subprocess.run(
-            [str(install.tool("pg_restore")), "--list", str(path)],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        raise ListError(f"pg_restore --list did not finish within {timeout:g} s") from None
-    except OSError as exc:
-        raise ListError(f"cannot run pg_restore: {exc.strerror}") from None
-    if result.returncode != 0:
-        raise ListError(last_meaningful(result.stderr.splitlines()) or "pg_restore --list failed")
-    return parse_listing(result.stdout)
-
-
-def parse_listing(text: str) -> TocListing:
-    summary: dict[str, str] = {}
-    entries: list[str] = []
-    owners: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith(";"):
-            body = line[1:].strip()
-            if body.startswith("Archive created at "):
-                summary["Archive created at"] = body[len("Archive created at ") :]
-            elif ":" in body:
-                key, _, value = body.partition(":")
-                summary[key.strip()] = value.strip()
-            continue
-        if re.match(r"^\d+; ", line):
-            entries.append(line)
-            owner = line.rsplit(" ", 1)[-1]
-            if owner and owner != "-":
-                owners.add(owner)
-    return TocListing(summary, tuple(entries), frozenset(owners))
-
-
-# -- helpers -------------------------------------------------------------------------------------
-
-
-def last_meaningful(lines: Iterable[str], keep: int = 3) -> str:
-    """The last lines worth showing of a tool's stderr, joined into one line."""
-    chosen = meaningful_lines(lines)[-keep:]
-    return " | ".join(chosen)
-
-
-def meaningful_lines(lines: Iterable[str]) -> list[str]:
-    cleaned = [clean_text(line.rstrip(), 300) for line in lines if line.strip()]
-    errors = [line for line in cleaned if _ERROR.search(line) and not _CHATTER.match(line)]
-    if errors:
-        return errors
-    return [line for line in cleaned if not _CHATTER.match(line)]
-
-
-def _kill_group(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
-    """Stop a tool and everything it forked (its own session/process group)."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Parallel workers may outlive the leader for a moment.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        time.sleep(0.05)
 
 
 def _pump_lines(stream: IO[bytes], out: queue.Queue[str | None]) -> None:
@@ -291,10 +157,10 @@ def _wait(
     stream_open = True
     while True:
         if run.cancel is not None and run.cancel.is_set():
-            _kill_group(run.proc)
+            kill_group(run.proc)
             raise RestoreCancelled("restore cancelled")
         if time.monotonic() > run.deadline:
-            _kill_group(run.proc)
+            kill_group(run.proc)
             raise TimeoutError("the restore did not finish in time")
         if stream_open:
             try:
@@ -381,6 +247,14 @@ def restore_archive(
     if not piped:
         args.append(info.path)
     env = client_env(cluster, dbname)
+    toc = read_entries(info.path) if info.format.is_archive else None
+    created = create_prerequisites(cluster, dbname, toc)
+    sizes = data_sizes(info, toc)
+    by_bytes = (
+        ByteProgress(toc, sizes, parallel=jobs > 1)
+        if toc is not None and sizes and sum(sizes.values()) > 0
+        else None
+    )
     started = time.monotonic()
     seen: set[str] = set()
     serial = 0
@@ -392,6 +266,13 @@ def restore_archive(
             seen.add(match.group(1))
         elif jobs == 1 and _SERIAL_STEP.match(line):
             serial += 1
+        if by_bytes is not None:
+            moved = by_bytes.line(line)
+            if on_step is not None and (moved or _SERIAL_STEP.match(line) or match):
+                on_step(
+                    by_bytes.shown(), by_bytes.total, "bytes", line.removeprefix("pg_restore: ")
+                )
+            return
         if on_step is not None and (match or _SERIAL_STEP.match(line)):
             done = len(seen) + serial
             shown = min(done, total - 1) if total else done
@@ -408,28 +289,85 @@ def restore_archive(
     try:
         code = _wait(run, on_line)
     finally:
-        _kill_group(run.proc)
+        kill_group(run.proc)
         if feeder is not None:
             feeder.join(timeout=10)
     elapsed = time.monotonic() - started
     done = len(seen) + serial
     feed_errors = tuple(feeder.error) if feeder is not None else ()
     ok = code == 0 and not feed_errors
+    unit = "bytes" if by_bytes is not None else "entries"
+    if by_bytes is not None:
+        total, done = by_bytes.total, (by_bytes.total if ok else by_bytes.done)
     if ok and on_step is not None and total:
-        on_step(total, total, "entries", "restore finished")
+        on_step(total, total, unit, "restore finished")
+    notes = (f"partial dump: created {', '.join(created)} first",) if created else ()
     return RestoreResult(
         ok=ok,
         dbname=dbname,
         tool="pg_restore",
         command=tuple(args),
         returncode=code,
-        errors=() if ok else tuple(meaningful_lines(run.kept)[-6:]) + feed_errors,
+        errors=() if ok else first_and_last(meaningful_lines(run.kept)) + feed_errors,
         elapsed_s=elapsed,
         jobs=jobs,
         done=total if ok and total else done,
         total=total,
-        unit="entries",
+        unit=unit,
+        notes=notes + data_only_note(toc, ok),
     )
+
+
+def first_and_last(lines: list[str], keep: int = 6) -> tuple[str, ...]:
+    """The first real error leads (a parallel restore ends with "a worker process died
+    unexpectedly", the symptom); the last lines follow."""
+    if len(lines) <= keep:
+        return tuple(lines)
+    return (*lines[: keep // 2], *lines[-(keep - keep // 2) :])
+
+
+def data_only_note(toc: ArchiveToc | None, ok: bool) -> tuple[str, ...]:
+    """A dump with table data but no table definitions is `pg_dump -a`."""
+    if ok or toc is None:
+        return ()
+    has_data = any(e.desc == "TABLE DATA" for e in toc.entries)
+    has_tables = any(e.desc == "TABLE" for e in toc.entries)
+    if has_data and not has_tables:
+        return (
+            "the dump looks data-only (pg_dump -a: table data, no table definitions): it "
+            "restores only over an existing schema",
+        )
+    return ()
+
+
+# What the signer's own migrations create before any table: a `pg_dump -t` of its tables
+# (the sBTC team's shape for key material) leaves them out, so they are made first.
+_SIGNER_SCHEMA = "sbtc_signer"
+_SIGNER_TYPES = {
+    "dkg_shares_status": "CREATE TYPE sbtc_signer.dkg_shares_status AS ENUM "
+    "('unverified', 'verified', 'failed')",
+}
+
+
+def create_prerequisites(cluster: ScratchCluster, dbname: str, toc: ArchiveToc | None) -> list[str]:
+    """Create the schema (and enum types) of signer tables whose dump lacks them."""
+    if toc is None:
+        return []
+    tables = [e for e in toc.entries if e.desc == "TABLE" and e.namespace == _SIGNER_SCHEMA]
+    schemas = {e.tag for e in toc.entries if e.desc == "SCHEMA"}
+    if not tables or _SIGNER_SCHEMA in schemas:
+        return []
+    types = {e.tag for e in toc.entries if e.desc == "TYPE" and e.namespace == _SIGNER_SCHEMA}
+    created = [f"schema {_SIGNER_SCHEMA}"]
+    with psycopg.connect(
+        cluster.conninfo(dbname), autocommit=True, connect_timeout=ADMIN_TIMEOUT
+    ) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(_SIGNER_SCHEMA)))
+        for name, ddl in _SIGNER_TYPES.items():
+            if name not in types:
+                conn.execute(ddl.encode())
+                created.append(f"type {name}")
+    return created
 
 
 def _offsets_known(info: DumpInfo) -> bool:
@@ -532,7 +470,7 @@ def restore_plain(
     try:
         code = _wait(run, lambda line: None, tick)
     finally:
-        _kill_group(run.proc)
+        kill_group(run.proc)
         fed.join(timeout=10)
     ok = code == 0 and not fed.error
     errors = tuple(meaningful_lines(run.kept)[-6:]) + tuple(fed.error)

@@ -504,7 +504,9 @@ def test_verification_advice_depends_on_the_backup_kind() -> None:
     never = one(checks.verification(None, [], profile(), NOW))
     assert "signer-tui verify-backup --latest --profile mainnet" in never.advice
     never = one(checks.verification(None, [], profile("pgbackrest"), NOW))
-    assert "--latest" not in never.advice and "pg_dump it" in never.advice
+    assert "--latest" not in never.advice
+    assert "signer-tui verify-backup --profile mainnet" in never.advice
+    assert "restores the newest set with pgbackrest itself" in never.advice
 
 
 def test_verification_details_and_custom_max_age() -> None:
@@ -551,3 +553,16 @@ def test_unreadable_inventory() -> None:
     freshness = next(f for f in findings if f.id == "backup.freshness")
     assert freshness.evidence[0].error == "permission denied"
     assert freshness.data_time == NOW
+
+
+def test_verification_details_carry_the_finding_ids_of_the_run() -> None:
+    """The Backups pane shows the ids `verify-backup --json` reported, with their status."""
+    from dataclasses import replace as _replace
+
+    record = _replace(
+        verification(1),
+        findings=(("verify.restore", "OK"), ("verify.key", "CRIT")),
+    )
+    found = one(checks.verification(None, [record], profile(), NOW))
+    assert ("verify.restore", "OK") in found.details
+    assert ("verify.key", "CRIT") in found.details

@@ -118,7 +118,8 @@ CASES = [
         share(K2, started_at=HEIGHT + 2),
         K2,
         WARN,
-        "0/10 blocks",
+        # Was "0/10 blocks": a start above the tip is impossible, and said so.
+        f"start height {HEIGHT + 2} is above the bitcoin tip {HEIGHT} (impossible",
     ),
     ("pre-DKG on both sides", [], None, None, WARN, "pre-DKG"),
     ("pre-DKG, first round running", [], share(K1, started_at=started(2)), None, WARN, "pre-DKG"),
@@ -152,8 +153,8 @@ def test_db_against_both_chain_sources(
 def test_mismatch_shows_both_keys_and_its_evidence() -> None:
     found = run(db([K1]), *both(K2))["key.node"]
     assert found.status is CRIT
-    assert found.summary == f"MISMATCH: DB {K1.hex()[:6]}…{K1.hex()[-4:]} ≠ own node " + (
-        f"{K2.hex()[:6]}…{K2.hex()[-4:]}"
+    assert found.summary == f"MISMATCH: DB {K1.hex()[:8]}…{K1.hex()[-6:]} ≠ own node " + (
+        f"{K2.hex()[:8]}…{K2.hex()[-6:]}"
     )
     assert dict(found.details) == {"DB newest verified": K1.hex(), "chain": K2.hex()}
     sources = {e.source for e in found.evidence}

@@ -210,14 +210,26 @@ def test_runner_puts_the_format_before_the_command(tmp_path: Path) -> None:
     script = fake_tool(
         tmp_path,
         "barman",
-        {"list-backups": Reply(LIST_BACKUPS), "check": Reply(CHECK_FAILED, code=1)},
+        {
+            "check-backup": Reply(""),
+            "list-backups": Reply(LIST_BACKUPS),
+            "check": Reply(CHECK_FAILED, code=1),
+        },
     )
     inventory = Barman("main", command=[str(script)], timeout=5).inventory()
-    assert calls(script) == ["-f json list-backups main", "-f json check main"]
+    # WAL continuity of the newest DONE backup first (once per backup), then the server check.
+    newest_done = "20260820T030001"
+    assert calls(script) == [
+        "-f json list-backups main",
+        f"check-backup main {newest_done}",
+        "-f json list-backups main",  # check-backup may have demoted it: read it again
+        "-f json check main",
+    ]
     # Exit code 1 from check is its normal way of saying a check FAILED.
     assert inventory.tool_problems[0].startswith("backup maximum age: FAILED")
     assert len(inventory.records) == 5
-    listed, checked = inventory.evidence
+    listed, wal, checked = inventory.evidence
+    assert wal.decoded == "WAL complete"
     assert listed.request == f"{script} -f json list-backups main"
     assert listed.decoded == "server main: 5 backup(s), 2 DONE"
     assert checked.status == 1 and checked.decoded == "server main: 2 of 8 FAILED"
@@ -260,7 +272,11 @@ def test_check_that_hangs_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     script = fake_tool(
         tmp_path,
         "barman",
-        {"list-backups": Reply(LIST_BACKUPS), "check": Reply(CHECK_OK, sleep=30)},
+        {
+            "check-backup": Reply(""),
+            "list-backups": Reply(LIST_BACKUPS),
+            "check": Reply(CHECK_OK, sleep=30),
+        },
     )
     started = time.monotonic()
     inventory = Barman("main", command=[str(script)], timeout=0.5).inventory()

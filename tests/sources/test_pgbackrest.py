@@ -456,7 +456,7 @@ def process_gone(pid: int) -> bool:
 def test_info_runs_with_the_stanza_and_json_output(tmp_path: Path) -> None:
     script = fake_tool(tmp_path, "pgbackrest", {"info": Reply(REFERENCE_INFO)})
     tool = PgBackRest("main", command=[str(script)], timeout=5)
-    inventory = tool.inventory()
+    inventory = tool.inventory(verify=False)
     assert calls(script) == ["--stanza=main --output=json info"]
     assert [r.name for r in inventory.records] == ["20260820-030001F"]
     (evidence,) = inventory.evidence
@@ -577,3 +577,27 @@ def test_run_tool_caps_output(tmp_path: Path) -> None:
     with pytest.raises(SourceProtocolError) as caught:
         run_tool([str(script), "go"], tool="tool", timeout=5, max_bytes=1000)
     assert caught.value.title == "output too large"
+
+
+def test_inventory_verifies_the_newest_backup_once(tmp_path: Path) -> None:
+    """`verify` of the newest set runs with the poll, once per set (its files never change)."""
+    from signer_tui.sources.pgbackrest import clear_verify_cache
+
+    clear_verify_cache()
+    invalid = (
+        "stanza: main\nstatus: error\n"
+        "  backup: 20260820-030001F, status: invalid, total files checked: 9, "
+        "total valid files: 8\n    missing: 0, checksum invalid: 1, size invalid: 0, other: 0\n"
+    )
+    script = fake_tool(
+        tmp_path, "pgbackrest", {"verify": Reply(invalid), "info": Reply(REFERENCE_INFO)}
+    )
+    tool = PgBackRest("main", command=[str(script)], timeout=5)
+    first = tool.inventory()
+    second = tool.inventory()
+    assert [c.split()[-1] for c in calls(script)] == ["info", "verify", "info"]
+    for inventory in (first, second):
+        (record,) = inventory.records
+        assert record.ok is False and "checksum invalid: 1" in record.problem
+        assert any("backup 20260820-030001F invalid" in p for p in inventory.tool_problems)
+    clear_verify_cache()

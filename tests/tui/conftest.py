@@ -20,11 +20,11 @@ import yaml
 
 from signer_tui import credentials, model
 from signer_tui.config import LoadedConfig, load_config
+from signer_tui.pgdump.installs import pick_install
 from signer_tui.pipeline.build import build_pipeline
 from signer_tui.sim.backups import make_backup_dir
 from signer_tui.sim.stack import FeedSimulators, SimEnvironment
 from signer_tui.ui.app import PollCompleted, SignerApp
-from signer_tui.verify.binaries import pick_install
 from tests.conftest import SignerDb
 
 FROZEN = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

@@ -190,7 +190,7 @@ def test_verification_failures_are_still_one_line_without_importing_them_up_fron
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from signer_tui.cli import run_handler
-    from signer_tui.verify.binaries import BinariesError
+    from signer_tui.pgdump.installs import BinariesError
     from signer_tui.verify.cluster import ClusterError
 
     def failing(exc: Exception) -> Callable[[argparse.Namespace], int]:

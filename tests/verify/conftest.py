@@ -21,12 +21,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from signer_tui.pgdump.installs import PgInstall, pick_install
 from signer_tui.sim.db import build_signer_db
 from signer_tui.sim.hiro import HiroApiSim
 from signer_tui.sim.server import SimServer
 from signer_tui.sim.stacks import StacksNodeSim
 from signer_tui.sim.state import SimState
-from signer_tui.verify.binaries import PgInstall, pick_install
 from signer_tui.verify.cluster import ScratchCluster
 
 SOURCE_DB = "verify_source"

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from signer_tui.checks.keys import ChainReading, compare_keys, normalise_key_hex
+from signer_tui.checks.restored import check_restored, compare_row_counts
+from signer_tui.checks.restored import verdict as _verdict
 from signer_tui.model import Evidence, Finding, Status
 from signer_tui.sources.postgres import (
     DkgShare,
@@ -14,14 +17,6 @@ from signer_tui.sources.postgres import (
     NewestShare,
     SignerDbFacts,
     VerifiedKeys,
-)
-from signer_tui.verify.run import (
-    ChainReading,
-    _verdict,
-    check_restored,
-    compare_keys,
-    compare_row_counts,
-    normalise_key_hex,
 )
 
 KEY = "02" + "ab" * 32
@@ -77,7 +72,8 @@ def test_chain_on_an_older_verified_key_and_backup_without_key() -> None:
     older = compare_keys(KEY, [node(OTHER)], older_verified=[OTHER])
     assert older.status == "mismatch" and "OLDER verified key" in older.summary
     none = compare_keys(None, [node(KEY), api(KEY)])
-    assert none.status == "unknown" and "no verified DKG key" in none.summary
+    # Every input was read: a backup without the chain's key is a failed backup, not UNKNOWN.
+    assert none.status == "missing" and "no verified DKG key" in none.summary
 
 
 def test_row_counts_against_live() -> None:

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from signer_tui.verify.binaries import find_installations
-from signer_tui.verify.dumpformat import (
-    DumpFormat,
-    identify,
-    major_for_archive_version,
-    read_entries,
-    version_major,
-)
-from signer_tui.verify.restore import list_archive
+from signer_tui.pgdump.identify import identify, read_entries
+from signer_tui.pgdump.installs import find_installations
+from signer_tui.pgdump.listing import list_archive
+from signer_tui.pgdump.types import DumpFormat, major_for_archive_version, version_major
 from tests.verify.conftest import DumpSet
 
 ARCHIVES = ["custom", "directory", "tar", "custom_z0", "custom_piped", "schema_only_ns"]

@@ -87,3 +87,18 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
     assert len(result.records) == 200
     for worker in range(4):
         assert len(history.read(f"w{worker}", path=path)) == 50
+
+
+def test_finding_ids_round_trip_and_old_lines_still_read(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    path = tmp_path / "h.jsonl"
+    with_ids = replace(record(1), findings=(("verify.restore", "OK"), ("verify.key", "CRIT")))
+    history.append(with_ids, path)
+    old = history.to_json(record(2))
+    del old["findings"]  # a line written before the field existed
+    with path.open("a") as f:
+        f.write(json.dumps(old) + "\n")
+    first, second = history.read(path=path)
+    assert first.findings == (("verify.restore", "OK"), ("verify.key", "CRIT"))
+    assert second.findings == ()

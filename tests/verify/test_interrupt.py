@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from signer_tui.pgdump.installs import pick_install
 from signer_tui.sim.state import SimState
-from signer_tui.verify.binaries import pick_install
 from signer_tui.verify.cluster import ScratchCluster
 from signer_tui.verify.run import Progress, VerifyCancelled, VerifyRequest, verify_backup
 from tests.verify.conftest import DumpSet

@@ -411,7 +411,7 @@ def test_dump_from_a_newer_major_names_the_version_needed(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from signer_tui.verify.dumpformat import identify
+    from signer_tui.pgdump.identify import identify
 
     header = identify(verify_dumps["custom"]).header
     assert header is not None and header.server_version and header.dump_version

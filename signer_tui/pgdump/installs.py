@@ -1,4 +1,4 @@
-"""Find PostgreSQL installations that can run a scratch cluster.
+"""Find PostgreSQL installations, and pick the one that restores a given backup.
 
 Searched, in order: Debian's versioned directories (`/usr/lib/postgresql/*/bin`), the
 directories of `pg_ctl`/`postgres` on PATH (symlinks resolved, so Debian's pg_wrapper is
@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,21 +114,62 @@ def find_installations(*, include_embedded: bool = True) -> list[PgInstall]:
     return found
 
 
-def pick_install(min_major: int | None = None) -> PgInstall:
-    """The installation to use: a system one when it can do the job, else the embedded one."""
-    installs = find_installations()
-    if not installs:
+# psql learnt `\restrict` in these minor releases (CVE-2025-8714); older ones reject the dump.
+RESTRICT_SINCE = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
+
+
+def version_tuple(version: str) -> tuple[int, int]:
+    parts = re.findall(r"\d+", version)
+    major = int(parts[0]) if parts else 0
+    minor = int(parts[1]) if len(parts) > 1 else 0
+    return major, minor
+
+
+def psql_reads_restrict(install: PgInstall) -> bool:
+    """Whether this install's psql understands `\\restrict` in a plain dump."""
+    major, minor = version_tuple(install.version)
+    if major >= 18:
+        return True
+    needed = RESTRICT_SINCE.get(major)
+    return needed is not None and minor >= needed
+
+
+def pick_install(
+    min_major: int | None = None,
+    *,
+    restrict: bool = False,
+    installs: Sequence[PgInstall] | None = None,
+    what: str = "this dump",
+) -> PgInstall:
+    """THE installation picker: a system one when it can do the job, else the embedded one.
+
+    `min_major`: the oldest major that reads the backup (a dump's pg_dump version, a physical
+    backup's server version). `restrict`: prefer a psql that reads `\\restrict`, but fall back
+    to any usable one — an older psql may still manage the dump, and the restore says if not.
+    """
+    found = list(installs) if installs is not None else find_installations()
+    if not found:
         raise BinariesError(
             "no PostgreSQL server binaries found (initdb, pg_ctl, postgres): "
             "install the 'postgresql' package, or reinstall signer-tui so its embedded "
             "PostgreSQL (pgserver) is present"
         )
-    usable = [i for i in installs if min_major is None or i.major >= min_major]
+    usable = [i for i in found if min_major is None or i.major >= min_major]
     if not usable:
-        newest = max(i.major for i in installs)
+        newest = max(i.major for i in found)
         raise BinariesError(
-            f"this dump needs PostgreSQL {min_major} or newer to restore, but the newest "
+            f"{what} needs PostgreSQL {min_major} or newer to restore, but the newest "
             f"installed is {newest}: install postgresql-{min_major} (e.g. from apt.postgresql.org)"
         )
+    if restrict:
+        usable = [i for i in usable if psql_reads_restrict(i)] or usable
     system = [i for i in usable if not i.embedded]
     return system[0] if system else usable[0]
+
+
+def pick_reader(min_major: int | None, installs: Sequence[PgInstall]) -> PgInstall | None:
+    """The install whose pg_restore --list reads a dump; None when none is new enough."""
+    try:
+        return pick_install(min_major, installs=installs) if installs else None
+    except BinariesError:
+        return None

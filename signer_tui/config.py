@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
-import httpx
 import yaml
 from pydantic import (
     AfterValidator,
@@ -136,6 +135,9 @@ def check_http_url(value: str) -> str:
         )
     if port is not None and not 0 < port < 65536:
         raise ValueError("port out of range")
+    # Loaded with the first URL checked, not with the schema: `--help` needs no HTTP client.
+    import httpx
+
     try:
         # What the HTTP client will be handed: anything it refuses is refused here, not later.
         httpx.URL(value)

@@ -12,6 +12,11 @@ from signer_tui.ui.theme import status_style
 
 
 class TopBar(Static):
+    """Redrawn only when its words change: once a second for the clock, else on a status or
+    profile change (an unchanged update would still repaint the line)."""
+
+    _shown: tuple[object, ...] | None = None
+
     def render_bar(
         self,
         profiles: list[tuple[str, Status]],
@@ -19,6 +24,12 @@ class TopBar(Static):
         now: datetime,
         note: str = "",
     ) -> None:
+        clock = now.strftime("%H:%M:%S UTC")
+        width = self.size.width or 80
+        key = (tuple(profiles), current, note, clock, width, self.app.theme)
+        if key == self._shown:
+            return
+        self._shown = key
         app = self.app
         worst = Status.worst(s for _, s in profiles) if profiles else Status.UNKNOWN
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -35,8 +46,6 @@ class TopBar(Static):
         if note:
             text.append("  ")
             text.append(f" {note} ", style="reverse")
-        clock = now.strftime("%H:%M:%S UTC")
-        width = self.size.width or 80
         pad = width - text.cell_len - len(clock) - 1
         if pad > 0:
             text.append(" " * pad)

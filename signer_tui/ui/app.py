@@ -27,7 +27,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Grid
+from textual.containers import Grid, Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
@@ -45,7 +45,7 @@ from signer_tui.ui.screens.help import HelpScreen
 from signer_tui.ui.screens.timeline import TimelineScreen
 from signer_tui.ui.theme import THEMES
 from signer_tui.ui.widgets.pane import SPARKLINES, FindingsPane
-from signer_tui.ui.widgets.topbar import TopBar
+from signer_tui.ui.widgets.topbar import Clock, TopBar
 
 PANES = (
     ("backup", "Backups", "backups"),
@@ -192,9 +192,9 @@ class SignerApp(App[int]):
         self._loop_worker: Worker[None] | None = None
         self._shutting_down = False
         # What the panes show now, to redraw only what changed (see update_findings, _tick).
-        self._panes_view: tuple[tuple[str, ...], ...] | None = None
-        self._panes_aged: tuple[tuple[str, ...], ...] | None = None
-        self._panes_shown_at = 0.0
+        # pane id -> (rows as shown, the same with their age text); see _render_panes.
+        self._pane_views: dict[str, tuple[View, View]] = {}
+        self._ages_shown_at = 0.0
         self._series_shown: tuple[str, int, str] | None = None
         for custom in THEMES:
             self.register_theme(custom)
@@ -207,7 +207,9 @@ class SignerApp(App[int]):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
+        with Horizontal(id="top"):
+            yield TopBar(id="topbar")
+            yield Clock(id="clock")
         with Grid(id="panes"):
             for area, title, pane_id in PANES:
                 yield FindingsPane(area, title, helptext.PANES[area], id=pane_id)
@@ -296,10 +298,12 @@ class SignerApp(App[int]):
         before = self.findings.get(collector.name)
         self.findings[collector.name] = findings
         self.timeline.observe(collector.name, findings, now)
-        changed = before is None or _rows_of(before) != _rows_of(findings)
-        self.render_all(panes=changed and collector is self.collector)
-        if collector is self.collector:
-            self._show_series()
+        self._render_top(now)
+        if collector is not self.collector:
+            return
+        if before is None or _rows_of(before) != _rows_of(findings):
+            self._render_panes(now)
+        self._show_series()
 
     def refresh_sources(self, *, force: bool = False, jobs: list[Job] | None = None) -> int:
         """Poll now (never a second poll of a source that is running). Returns how many."""
@@ -321,19 +325,16 @@ class SignerApp(App[int]):
 
     def _tick(self) -> None:
         # Ages and staleness change with time even when nothing is polled: a status that
-        # turns stale is shown now, ages every AGE_REFRESH seconds (only when their text moved).
+        # turns stale is shown at once, ages every AGE_REFRESH seconds (where their text moved).
         now = self.clock()
         self._render_top(now)
-        view = _view_of(self.findings.get(self.collector.name, []), now, ages=False)
-        due = time.monotonic() - self._panes_shown_at >= AGE_REFRESH
-        if view != self._panes_view or (due and self._aged_view(now) != self._panes_aged):
-            self._render_panes(now)
+        self._render_panes(now, ages=time.monotonic() - self._ages_shown_at >= AGE_REFRESH)
 
     def render_all(self, panes: bool = True) -> None:
         now = self.clock()
         self._render_top(now)
         if panes:
-            self._render_panes(now)
+            self._render_panes(now, force=True)
             self._show_series()
 
     def _render_top(self, now: datetime) -> None:
@@ -344,24 +345,28 @@ class SignerApp(App[int]):
         note = "DEMO" if self.demo is not None else ""
         self.query_one(TopBar).render_bar(statuses, self.current, now, note)
 
-    def _aged_view(self, now: datetime) -> tuple[tuple[str, ...], ...]:
-        return _view_of(self.findings.get(self.collector.name, []), now, ages=True)
-
-    def _render_panes(self, now: datetime) -> None:
+    def _render_panes(self, now: datetime, *, force: bool = False, ages: bool = False) -> None:
+        """Show again each pane whose rows read differently now (or every pane: `force`).
+        A pane whose findings did not change is not touched: its table is not rebuilt."""
         findings = self.findings.get(self.collector.name, [])
-        self._panes_view = _view_of(findings, now, ages=False)
-        self._panes_aged = _view_of(findings, now, ages=True)
-        self._panes_shown_at = time.monotonic()
+        if ages:
+            self._ages_shown_at = time.monotonic()
         wide = self.is_wide()
         pane_areas = {area for area, _t, _i in PANES}
         for area, _title, pane_id in PANES:
-            pane = self.query_one(f"#{pane_id}", FindingsPane)
             mine = [
                 f
                 for f in findings
                 if f.area == area or (area == FALLBACK_AREA and f.area not in pane_areas)
             ]
-            pane.show(mine, now, wide)
+            view = _view_of(mine, now, ages=False)
+            aged = _view_of(mine, now, ages=True)
+            shown = self._pane_views.get(pane_id)
+            if not force and shown is not None:
+                if view == shown[0] and (not ages or aged == shown[1]):
+                    continue
+            self._pane_views[pane_id] = (view, aged)
+            self.query_one(f"#{pane_id}", FindingsPane).show(mine, now, wide)
 
     def _show_series(self) -> None:
         """The Node health sparklines, redrawn only when a series moved."""
@@ -520,12 +525,15 @@ class SignerApp(App[int]):
         self.timeline.close()
 
 
+View = tuple[tuple[str, ...], ...]
+
+
 def _rows_of(findings: list[Finding]) -> list[tuple[str, Status, str]]:
     """What a poll can change in a row: its id, status and summary."""
     return [(f.id, f.status, f.summary) for f in findings]
 
 
-def _view_of(findings: list[Finding], now: datetime, *, ages: bool) -> tuple[tuple[str, ...], ...]:
+def _view_of(findings: list[Finding], now: datetime, *, ages: bool) -> View:
     """The panes' rows as shown at `now`: statuses as they read then (stale or not), the
     age text too when `ages`."""
     rows = []

@@ -322,7 +322,7 @@ def main() -> int:
 
 def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f} ×" if b else "–"
+        return f"{a / b:.2f} x" if b else "-"
 
     p2, p50 = r["p2"], r["p50"]
     fp2, fm2 = med(p2["first_paint_app"]), med(p2["first_paint_mock"])
@@ -344,21 +344,21 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             "first paint, tmux 80x24 (median)",
             f"{fp2:.2f} s = {ratio(fp2, fm2)}",
             f"{fm2:.2f} s",
-            "≤ 1.3 ×",
+            "≤ 1.3 x",
             met(fp2 <= 1.3 * fm2),
         ),
         (
             "launch → all four panes populated",
             f"{pop2:.2f} s (first paint + {pop2 - fp2:.2f} s)",
-            "–",
+            "-",
             "≤ first paint + 0.5 s",
             met(pop2 - fp2 <= 0.5),
         ),
         (
             f"RSS after first paint / after {i2['minutes_running']:.1f} min",
-            f"{i2['rss_first_paint_mb']:.0f} MB / {i2['rss_mb']:.0f} MB ({rss_ratio:.2f} ×)",
+            f"{i2['rss_first_paint_mb']:.0f} MB / {i2['rss_mb']:.0f} MB ({rss_ratio:.2f} x)",
             f"{im['rss_first_paint_mb']:.0f} MB",
-            "≤ 1.5 × mock, flat",
+            "≤ 1.5 x mock, flat",
             met(rss_ratio <= 1.5),
         ),
         (
@@ -393,13 +393,13 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             "50 profiles: first paint / populated",
             f"{fp50:.2f} s = {ratio(fp50, fm50)} / {pop50:.2f} s",
             f"{fm50:.2f} s",
-            "≤ 2 × mock",
+            "≤ 2 x mock",
             met(fp50 <= 2 * fm50),
         ),
         (
             "50 profiles: idle CPU / longest stall / key → screen max",
             f"{i50['cpu_percent']:.1f} % / {i50['max_stall_ms']:.0f} ms / {1000 * k50:.0f} ms",
-            "–",
+            "-",
             "≤ 5 % / < 100 ms / < 100 ms",
             met(i50["cpu_percent"] <= 5 and i50["max_stall_ms"] < 100 and k50 < 0.1),
         ),
@@ -410,7 +410,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
             "≤ 0.15 s",
             met(ver <= 0.15),
         ),
-        ("`check --json` wall, 2 profiles", f"{chk:.2f} s", "–", "≤ 2 s", met(chk <= 2)),
+        ("`check --json` wall, 2 profiles", f"{chk:.2f} s", "-", "≤ 2 s", met(chk <= 2)),
     ]
     verify = r.get("verify")
     if verify is not None:

@@ -362,9 +362,9 @@ class SignerApp(App[int]):
             view = _view_of(mine, now, ages=False)
             aged = _view_of(mine, now, ages=True)
             shown = self._pane_views.get(pane_id)
-            if not force and shown is not None:
-                if view == shown[0] and (not ages or aged == shown[1]):
-                    continue
+            same = shown is not None and view == shown[0] and (not ages or aged == shown[1])
+            if same and not force:
+                continue
             self._pane_views[pane_id] = (view, aged)
             self.query_one(f"#{pane_id}", FindingsPane).show(mine, now, wide)
 
@@ -538,7 +538,12 @@ def _view_of(findings: list[Finding], now: datetime, *, ages: bool) -> View:
     age text too when `ages`."""
     rows = []
     for f in findings:
-        row = (f.id, f.effective_status(now).value, str(f.is_stale(now)), f.summary)
+        row: tuple[str, ...] = (
+            f.id,
+            f.effective_status(now).value,
+            str(f.is_stale(now)),
+            f.summary,
+        )
         if ages:
             row = (*row, format_age(age_of(f.data_time, now)))
         rows.append(row)

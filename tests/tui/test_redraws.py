@@ -193,3 +193,18 @@ async def test_evidence_is_of_the_newest_poll_even_when_no_row_changed(
         app.action_focus_pane("nodes")
         await pilot.pause()
         assert app.selected_finding() is newer
+
+
+async def test_the_start_up_heap_is_frozen_once_the_first_frame_is_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import signer_tui.ui.app as app_module
+
+    frozen: list[float] = []
+    monkeypatch.setattr(app_module.gc, "freeze", lambda: frozen.append(1.0))
+    fake = Fake()
+    app = app_of(fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert frozen == [1.0]

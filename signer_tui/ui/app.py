@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Grid, Horizontal
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
@@ -295,10 +296,15 @@ class SignerApp(App[int]):
                 # (psycopg, parsers, clients, pools) stays too; a full collection no longer
                 # walks it (at 50 profiles a gen-2 pass took 0.4 s without this).
                 gc.freeze()
-        for collector in self.pipeline.owner(message.job):
-            self.update_findings(collector)
+        # A shared feed changes every profile's findings: the top bar (which reads them all)
+        # is rendered once for the batch, not once per profile (quadratic at 50 profiles).
+        # A poll that ends while the console is being torn down finds no widgets: nothing to do.
+        with contextlib.suppress(NoMatches):
+            for collector in self.pipeline.owner(message.job):
+                self.update_findings(collector, top=False)
+            self._render_top(self.clock())
 
-    def update_findings(self, collector: ProfileCollector) -> None:
+    def update_findings(self, collector: ProfileCollector, *, top: bool = True) -> None:
         """New findings of one profile: the timeline always hears them; the panes are shown
         again only when the profile is on screen and a row changed (id, status, summary), so
         a poll that brings nothing new redraws nothing but the top bar's words if they move."""
@@ -307,7 +313,8 @@ class SignerApp(App[int]):
         before = self.findings.get(collector.name)
         self.findings[collector.name] = findings
         self.timeline.observe(collector.name, findings, now)
-        self._render_top(now)
+        if top:
+            self._render_top(now)
         if collector is not self.collector:
             return
         if before is None or _rows_of(before) != _rows_of(findings):
@@ -336,8 +343,9 @@ class SignerApp(App[int]):
         # Ages and staleness change with time even when nothing is polled: a status that
         # turns stale is shown at once, ages every AGE_REFRESH seconds (where their text moved).
         now = self.clock()
-        self._render_top(now)
-        self._render_panes(now, ages=time.monotonic() - self._ages_shown_at >= AGE_REFRESH)
+        with contextlib.suppress(NoMatches):  # the console is being torn down
+            self._render_top(now)
+            self._render_panes(now, ages=time.monotonic() - self._ages_shown_at >= AGE_REFRESH)
 
     def render_all(self, panes: bool = True) -> None:
         now = self.clock()

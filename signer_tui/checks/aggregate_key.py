@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from signer_tui.checks.keys import KeyMatch, match_key
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
 from signer_tui.sbtc import DKG_VERIFICATION_WINDOW, short_key
 from signer_tui.sources.catalog import API_KEY, BITCOIND, DB, NODE_KEY, STACKS
-from signer_tui.sources.postgres import SignerDbFacts
 from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
+
+if TYPE_CHECKING:  # the psycopg client loads with the first DB poll, not with the checks
+    from signer_tui.sources.postgres import SignerDbFacts
 
 # Without a bitcoin height the window is judged by time: 10 blocks is about 100 minutes.
 WINDOW_BY_TIME = timedelta(minutes=10 * DKG_VERIFICATION_WINDOW * 1.5)

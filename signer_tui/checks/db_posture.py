@@ -11,12 +11,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.config import Database
 from signer_tui.model import Finding, Observation, Status
 from signer_tui.sources.catalog import DB
-from signer_tui.sources.pg_role import RoleFacts
-from signer_tui.sources.postgres import DEFAULT_REQUIRE_AUTH, SignerDbFacts
+from signer_tui.sources.pg_auth import DEFAULT_REQUIRE_AUTH
+
+if TYPE_CHECKING:  # the psycopg client loads with the first DB poll, not with the checks
+    from signer_tui.sources.pg_role import RoleFacts
+    from signer_tui.sources.postgres import SignerDbFacts
 
 ROLE_ADVICE = (
     "Connect as a dedicated role that can only SELECT (README: Reliability, the read-only "

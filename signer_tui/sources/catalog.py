@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from signer_tui.model import utcnow
 from signer_tui.sources.errors import SourceError
 from signer_tui.sources.http import error_title
 from signer_tui.sources.keys import Poll, PollContext, Source
 from signer_tui.sources.metrics import MetricsSnapshot
-from signer_tui.sources.postgres import SignerDbFacts
 from signer_tui.sources.readings import BackupReading, BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.releases import Feeds
 from signer_tui.sources.signer import Liveness, SignerApi, SignerInfo
 from signer_tui.sources.stacks import PoxInfo, StacksNode
+
+if TYPE_CHECKING:
+    # psycopg (~0.1 s to import) loads inside the DB poll's thread, after the first frame.
+    from signer_tui.sources.postgres import SignerDatabase, SignerDbFacts
 
 T = TypeVar("T")
 
@@ -258,17 +261,26 @@ METRICS: Source[MetricsSnapshot] = Source(
 
 
 def _build_db(ctx: PollContext) -> Poll[SignerDbFacts]:
-    from signer_tui.sources.postgres import SignerDatabase
-
     profile = ctx.profile
     assert profile is not None
-    database = SignerDatabase.from_profile(profile.db, ctx.secret(profile.db.password))
-    # The source bounds its own poll (cancel, then socket shutdown); ours is the backstop,
-    # a little later, so the source can report its own reason first.
-    deadline = database.poll_seconds + 2.5
-    return Poll(
-        database.snapshot, profile.poll.database, blocking=True, deadline=deadline, description="DB"
-    )
+    db = profile.db
+    password = ctx.secret(db.password)
+    made: list[SignerDatabase] = []
+
+    def snapshot() -> SignerDbFacts:
+        # Built on the first poll (in its thread): commands that stop before polling, and the
+        # console's first frame, never import psycopg.
+        if not made:
+            from signer_tui.sources.postgres import SignerDatabase
+
+            made.append(SignerDatabase.from_profile(db, password))
+        return made[0].snapshot()
+
+    # The source bounds its own poll (connect plus every statement, then socket shutdown;
+    # `SignerDatabase.poll_seconds`); ours is the backstop, a little later, so the source
+    # can report its own reason first.
+    deadline = db.connect_timeout + db.statement_timeout + 2.5
+    return Poll(snapshot, profile.poll.database, blocking=True, deadline=deadline, description="DB")
 
 
 DB: Source[SignerDbFacts] = Source("db", _build_db, label="signer DB")

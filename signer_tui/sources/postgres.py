@@ -39,12 +39,11 @@ from signer_tui.sources.errors import (
     DatabaseTimeout,
     DatabaseUnreachable,
 )
+from signer_tui.sources.pg_auth import DEFAULT_REQUIRE_AUTH
 from signer_tui.sources.pg_deadline import PollDeadline
 from signer_tui.sources.pg_role import RoleFacts, read_role
 
 APPLICATION_NAME = "signer-tui"
-# libpq >= 16: refuse to send a password unless the server proves it runs SCRAM.
-DEFAULT_REQUIRE_AUTH = "scram-sha-256"
 SCHEMA = "sbtc_signer"
 _SHARES = "sbtc_signer.dkg_shares"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -26,13 +27,14 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Grid
+from textual.containers import Grid, Horizontal
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
-from signer_tui.model import Finding, Observation, Status, utcnow
+from signer_tui.model import Finding, Observation, Status, age_of, format_age, utcnow
 from signer_tui.pipeline.build import Pipeline
 from signer_tui.pipeline.collector import Job, ProfileCollector
 from signer_tui.pipeline.scheduler import PollLoop
@@ -44,7 +46,7 @@ from signer_tui.ui.screens.help import HelpScreen
 from signer_tui.ui.screens.timeline import TimelineScreen
 from signer_tui.ui.theme import THEMES
 from signer_tui.ui.widgets.pane import SPARKLINES, FindingsPane
-from signer_tui.ui.widgets.topbar import TopBar
+from signer_tui.ui.widgets.topbar import Clock, TopBar
 
 PANES = (
     ("backup", "Backups", "backups"),
@@ -52,6 +54,9 @@ PANES = (
     ("node", "Node health", "nodes"),
     ("release", "Releases & advisories", "releases"),
 )
+
+# Ages in the panes move on this often (seconds) when nothing else changed.
+AGE_REFRESH = 5.0
 
 # Areas without a pane of their own are shown in Node health (e.g. internal errors).
 FALLBACK_AREA = "node"
@@ -181,10 +186,18 @@ class SignerApp(App[int]):
         self.state_dir = state_dir
         self.current = 0
         self.findings: dict[str, list[Finding]] = {c.name: [] for c in collectors}
-        self.timeline = Timeline(state_dir / "timeline.jsonl" if state_dir else None)
+        self.timeline = Timeline(
+            state_dir / "timeline.jsonl" if state_dir else None, background=True
+        )
         self.poll_loop: PollLoop | None = None
         self._loop_worker: Worker[None] | None = None
         self._shutting_down = False
+        # What the panes show now, to redraw only what changed (see update_findings, _tick).
+        # pane id -> (rows as shown, the same with their age text); see _render_panes.
+        self._pane_views: dict[str, tuple[View, View]] = {}
+        self._ages_shown_at = 0.0
+        self._unpolled: set[int] = set()  # jobs not polled yet (see _poll_completed)
+        self._series_shown: tuple[str, int, str] | None = None
         for custom in THEMES:
             self.register_theme(custom)
         self.theme = theme
@@ -196,7 +209,9 @@ class SignerApp(App[int]):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
+        with Horizontal(id="top"):
+            yield TopBar(id="topbar")
+            yield Clock(id="clock")
         with Grid(id="panes"):
             for area, title, pane_id in PANES:
                 yield FindingsPane(area, title, helptext.PANES[area], id=pane_id)
@@ -214,9 +229,15 @@ class SignerApp(App[int]):
         for sig in (signal.SIGHUP, signal.SIGTERM):
             with contextlib.suppress(ValueError, OSError, NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.exit, 0)
+        # First paint, then the first polls.
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        # Everything alive now (modules, widgets, the config) lives as long as the console:
+        # out of the collector's sight, a full collection no longer walks it (issue 16).
+        gc.freeze()
         if self.autostart:
-            # First paint, then the first polls.
-            self.call_after_refresh(self.start_polling)
+            self.start_polling()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Keep theme switching and screenshots; our own provider lists the console's actions.
@@ -239,6 +260,7 @@ class SignerApp(App[int]):
         # The loop schedules on the App's clock when a test gives it one (simulated minutes);
         # otherwise on the monotonic clock, which wall-clock jumps cannot disturb.
         clock = time.monotonic if self.clock is utcnow else lambda: self.clock().timestamp()
+        self._unpolled = {id(job) for job in self.pipeline.jobs()}
         self.poll_loop = PollLoop(self.pipeline.jobs(), self._polled, clock=clock)
         self._loop_worker = self.run_worker(
             self.poll_loop.run(),
@@ -267,15 +289,37 @@ class SignerApp(App[int]):
 
     @on(PollCompleted)
     def _poll_completed(self, message: PollCompleted) -> None:
-        for collector in self.pipeline.owner(message.job):
-            self.update_findings(collector)
+        if self._unpolled:
+            self._unpolled.discard(id(message.job))
+            if not self._unpolled:
+                # Every source has answered once: what the first polls imported and built
+                # (psycopg, parsers, clients, pools) stays too; a full collection no longer
+                # walks it (at 50 profiles a gen-2 pass took 0.4 s without this).
+                gc.freeze()
+        # A shared feed changes every profile's findings: the top bar (which reads them all)
+        # is rendered once for the batch, not once per profile (quadratic at 50 profiles).
+        # A poll that ends while the console is being torn down finds no widgets: nothing to do.
+        with contextlib.suppress(NoMatches):
+            for collector in self.pipeline.owner(message.job):
+                self.update_findings(collector, top=False)
+            self._render_top(self.clock())
 
-    def update_findings(self, collector: ProfileCollector) -> None:
+    def update_findings(self, collector: ProfileCollector, *, top: bool = True) -> None:
+        """New findings of one profile: the timeline always hears them; the panes are shown
+        again only when the profile is on screen and a row changed (id, status, summary), so
+        a poll that brings nothing new redraws nothing but the top bar's words if they move."""
         now = self.clock()
         findings = collector.findings(now)
+        before = self.findings.get(collector.name)
         self.findings[collector.name] = findings
         self.timeline.observe(collector.name, findings, now)
-        self.render_all()
+        if top:
+            self._render_top(now)
+        if collector is not self.collector:
+            return
+        if before is None or _rows_of(before) != _rows_of(findings):
+            self._render_panes(now)
+        self._show_series()
 
     def refresh_sources(self, *, force: bool = False, jobs: list[Job] | None = None) -> int:
         """Poll now (never a second poll of a source that is running). Returns how many."""
@@ -296,34 +340,63 @@ class SignerApp(App[int]):
     # -- rendering -----------------------------------------------------------------------
 
     def _tick(self) -> None:
-        # Ages and staleness change with time even when nothing is polled.
-        self.render_all(panes=int(self.clock().timestamp()) % 5 == 0)
+        # Ages and staleness change with time even when nothing is polled: a status that
+        # turns stale is shown at once, ages every AGE_REFRESH seconds (where their text moved).
+        now = self.clock()
+        with contextlib.suppress(NoMatches):  # the console is being torn down
+            self._render_top(now)
+            self._render_panes(now, ages=time.monotonic() - self._ages_shown_at >= AGE_REFRESH)
 
     def render_all(self, panes: bool = True) -> None:
         now = self.clock()
+        self._render_top(now)
+        if panes:
+            self._render_panes(now, force=True)
+            self._show_series()
+
+    def _render_top(self, now: datetime) -> None:
         statuses = [
             (c.name, Status.worst(f.effective_status(now) for f in self.findings[c.name]))
             for c in self.collectors
         ]
         note = "DEMO" if self.demo is not None else ""
         self.query_one(TopBar).render_bar(statuses, self.current, now, note)
-        if not panes:
-            return
+
+    def _render_panes(self, now: datetime, *, force: bool = False, ages: bool = False) -> None:
+        """Show again each pane whose rows read differently now (or every pane: `force`).
+        A pane whose findings did not change is not touched: its table is not rebuilt."""
         findings = self.findings.get(self.collector.name, [])
+        if ages:
+            self._ages_shown_at = time.monotonic()
         wide = self.is_wide()
         pane_areas = {area for area, _t, _i in PANES}
-        series = {name: self.collector.series_values(name) for name, _label in SPARKLINES}
         for area, _title, pane_id in PANES:
-            pane = self.query_one(f"#{pane_id}", FindingsPane)
             mine = [
                 f
                 for f in findings
                 if f.area == area or (area == FALLBACK_AREA and f.area not in pane_areas)
             ]
-            pane.show(mine, now, wide)
-            pane.show_series(series)
+            view = _view_of(mine, now, ages=False)
+            aged = _view_of(mine, now, ages=True)
+            shown = self._pane_views.get(pane_id)
+            same = shown is not None and view == shown[0] and (not ages or aged == shown[1])
+            if same and not force:
+                continue
+            self._pane_views[pane_id] = (view, aged)
+            self.query_one(f"#{pane_id}", FindingsPane).show(mine, now, wide)
+
+    def _show_series(self) -> None:
+        """The Node health sparklines, redrawn only when a series moved."""
+        series = {name: self.collector.series_values(name) for name, _label in SPARKLINES}
+        key = (self.collector.name, self.size.width, repr(series))
+        if key == self._series_shown:
+            return
+        self._series_shown = key
+        for _area, _title, pane_id in PANES:
+            self.query_one(f"#{pane_id}", FindingsPane).show_series(series)
 
     def on_resize(self) -> None:
+        self._series_shown = None
         self.render_all()
 
     # -- actions -------------------------------------------------------------------------
@@ -339,9 +412,18 @@ class SignerApp(App[int]):
     def action_focus_pane(self, pane_id: str) -> None:
         self.query_one(f"#{pane_id} FindingsTable").focus()
 
-    def action_evidence(self) -> None:
+    def selected_finding(self) -> Finding | None:
+        """The highlighted row's finding as of the newest poll (a pane keeps the objects it
+        was last shown, which a poll that changed no row does not replace)."""
         pane = self.focused_pane()
-        finding = pane.selected() if pane else None
+        shown = pane.selected() if pane else None
+        if shown is None:
+            return None
+        newest = self.findings.get(self.collector.name, [])
+        return next((f for f in newest if f.id == shown.id), shown)
+
+    def action_evidence(self) -> None:
+        finding = self.selected_finding()
         if finding is None:
             self.notify("Nothing selected yet: wait for the first poll.", timeout=3)
             return
@@ -375,8 +457,7 @@ class SignerApp(App[int]):
         self.select_profile(self.current - 1)
 
     def action_copy(self) -> None:
-        pane = self.focused_pane()
-        finding = pane.selected() if pane else None
+        finding = self.selected_finding()
         if finding is not None:
             from signer_tui.ui.screens.evidence import evidence_text
 
@@ -392,8 +473,7 @@ class SignerApp(App[int]):
         """The runbook that handles the highlighted row (e.g. a CRIT one)."""
         from signer_tui.ui.screens.runbooks import open_for_finding
 
-        pane = self.focused_pane()
-        open_for_finding(self, pane.selected() if pane else None)
+        open_for_finding(self, self.selected_finding())
 
     def action_verify(self) -> None:
         """Restore-test the newest backup of the current profile in a scratch PostgreSQL
@@ -460,3 +540,29 @@ class SignerApp(App[int]):
             await self.poll_loop.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pipeline.aclose(), 2.0)
+        self.timeline.close()
+
+
+View = tuple[tuple[str, ...], ...]
+
+
+def _rows_of(findings: list[Finding]) -> list[tuple[str, Status, str]]:
+    """What a poll can change in a row: its id, status and summary."""
+    return [(f.id, f.status, f.summary) for f in findings]
+
+
+def _view_of(findings: list[Finding], now: datetime, *, ages: bool) -> View:
+    """The panes' rows as shown at `now`: statuses as they read then (stale or not), the
+    age text too when `ages`."""
+    rows = []
+    for f in findings:
+        row: tuple[str, ...] = (
+            f.id,
+            f.effective_status(now).value,
+            str(f.is_stale(now)),
+            f.summary,
+        )
+        if ages:
+            row = (*row, format_age(age_of(f.data_time, now)))
+        rows.append(row)
+    return tuple(rows)

@@ -208,3 +208,85 @@ def test_verification_failures_are_still_one_line_without_importing_them_up_fron
     # Anything else is a bug and keeps its traceback.
     with pytest.raises(RuntimeError):
         run_handler(failing(RuntimeError("bug")), argparse.Namespace())
+
+
+# -- `check` up to its first poll -----------------------------------------------------------
+
+CHECK_UNTIL_POLLING = """
+import json, sys
+from signer_tui.pipeline import build
+
+seen = {{}}
+
+async def first_poll(self, *args, **kwargs):
+    # Stop where polling starts: what is loaded now was loaded only to get here.
+    seen["modules"] = sorted(sys.modules)
+    return []
+
+build.Pipeline.collect_once = first_poll
+from signer_tui import entry
+
+code = entry.main(["--config", {config!r}, "check", "--json", "--no-memory"])
+print(json.dumps({{"code": code, "modules": seen.get("modules")}}))
+"""
+
+CHECK_CONFIG = """
+signers:
+  - name: main
+    network: mainnet
+    signer: {api_url: "http://127.0.0.1:1", metrics_url: "http://127.0.0.1:1/metrics"}
+    db: {host: 127.0.0.1, port: 1, dbname: signer, user: ro, password: "x"}
+    bitcoind: {url: "http://127.0.0.1:1", user: u, password: p}
+    stacks: {rpc_url: "http://127.0.0.1:1"}
+    chain_api: {url: "http://127.0.0.1:1"}
+    backups: {kind: pg_dump, location: /nonexistent}
+"""
+
+
+def test_check_builds_its_pipeline_without_psycopg_the_demo_or_verification(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(CHECK_CONFIG)
+    stdout = run_python(CHECK_UNTIL_POLLING.format(config=str(config))).splitlines()[-1]
+    seen = json.loads(stdout)
+    modules = seen["modules"]
+    assert modules is not None, "check never reached its polls"
+    # Every check is registered and the DB source is built (its poll imports psycopg)…
+    assert "signer_tui.checks.aggregate_key" in modules
+    assert "signer_tui.checks.db_posture" in modules
+    assert "signer_tui.sources.catalog" in modules
+    # …but nothing heavy is loaded for it. `rich` is let through: httpx's own __init__ loads
+    # its command-line tool (httpx._main: rich, click, pygments) with the HTTP client that
+    # check needs anyway (bench/README.md quotes its cost).
+    assert heavy_imports([m for m in modules if m != "rich" and not m.startswith("rich.")]) == []
+    assert "httpx" in modules
+
+
+def test_the_db_poll_still_reads_through_psycopg() -> None:
+    # The lazy import is inside the poll: a DB poll against nothing answers with a DB error.
+    out = run_python(
+        """
+        import json
+        from signer_tui.config import Settings
+        from signer_tui.credentials import SecretStore
+        from signer_tui.pipeline.build import build_pipeline
+        from signer_tui.sources.catalog import DB
+
+        settings = Settings.model_validate({"signers": [{
+            "name": "m", "network": "mainnet",
+            "signer": {"api_url": "http://127.0.0.1:1"},
+            "db": {"host": "127.0.0.1", "port": 1, "connect_timeout": "2s"},
+            "bitcoind": {"url": "http://127.0.0.1:1", "user": "u", "password": "p"},
+            "stacks": {"rpc_url": "http://127.0.0.1:1"},
+            "posture": {"enabled": False}}]})
+        pipeline = build_pipeline(settings, SecretStore())
+        job = pipeline.profiles[0].job(DB)
+        try:
+            job.poll.call()
+        except Exception as exc:
+            print(json.dumps({"type": type(exc).__name__, "title": getattr(exc, "title", "")}))
+        """
+    )
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["type"] == "DatabaseUnreachable", seen

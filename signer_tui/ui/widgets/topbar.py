@@ -1,17 +1,46 @@
-"""The top bar: worst status first (in words), the profile switcher, the UTC clock."""
+"""The top bar: worst status first (in words), the profile switcher, the UTC clock.
+
+Two widgets so that the once-a-second clock repaints its own twelve cells, not the line, and
+neither goes through `Static.update` (which re-lays-out the screen and so repaints scrollbars).
+Each repaints only when its text changed.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from signer_tui.model import Status
 from signer_tui.ui.theme import status_style
 
+CLOCK_WIDTH = 13  # "HH:MM:SS UTC" and a space
 
-class TopBar(Static):
+
+class Clock(Widget):
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self._text = Text("")
+
+    def show(self, now: datetime) -> None:
+        text = now.strftime("%H:%M:%S UTC")
+        if text != self._text.plain:
+            self._text = Text(text, style="dim")
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+
+class TopBar(Widget):
+    """Redrawn only when its words change (a status, the profile on screen)."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self._text = Text("")
+        self._shown: tuple[object, ...] | None = None
+
     def render_bar(
         self,
         profiles: list[tuple[str, Status]],
@@ -19,6 +48,13 @@ class TopBar(Static):
         now: datetime,
         note: str = "",
     ) -> None:
+        if self.parent is not None:
+            for clock in self.parent.query(Clock):
+                clock.show(now)
+        key = (tuple(profiles), current, note, self.app.theme)
+        if key == self._shown:
+            return
+        self._shown = key
         app = self.app
         worst = Status.worst(s for _, s in profiles) if profiles else Status.UNKNOWN
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -35,10 +71,8 @@ class TopBar(Static):
         if note:
             text.append("  ")
             text.append(f" {note} ", style="reverse")
-        clock = now.strftime("%H:%M:%S UTC")
-        width = self.size.width or 80
-        pad = width - text.cell_len - len(clock) - 1
-        if pad > 0:
-            text.append(" " * pad)
-            text.append(clock, style="dim")
-        self.update(text)
+        self._text = text
+        self.refresh()
+
+    def render(self) -> Text:
+        return self._text

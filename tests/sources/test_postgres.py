@@ -508,3 +508,21 @@ def test_from_profile() -> None:
     assert params["password"] == secret.reveal()
     assert db.source == "postgres monitor@db.internal:6543/signer"
     assert secret.reveal() not in repr(db)
+
+
+def test_dkg_rows_carry_each_rounds_signer_set_and_threshold(signer_db: SignerDb) -> None:
+    from signer_tui.sim.db import signer_set
+
+    state = signer_db.state
+    facts = database(signer_db).snapshot()
+    assert facts.dkg_rows is not None
+    rows = facts.dkg_rows.rows
+    assert [r.share.aggregate_key for r in rows] == [
+        r.aggregate_key for r in sorted(state.dkg_rounds, key=lambda r: r.created_at, reverse=True)
+    ]
+    newest = facts.dkg_rows.newest
+    assert newest is not None
+    assert list(newest.signer_set) == signer_set(state)
+    assert newest.threshold == state.dkg_rounds[-1].signature_share_threshold
+    assert "signature_share_threshold" in facts.dkg_rows.evidence.request
+    assert facts.dkg_rows.row_for(newest.share.aggregate_key) is newest

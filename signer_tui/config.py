@@ -237,6 +237,14 @@ class SignerApi(StrictModel):
         "http://127.0.0.1:9184/metrics", description="Prometheus metrics; null if disabled"
     )
     timeout: Timeout = 5.0
+    # The signer's TOML, for its signer set and threshold (key.signer_set); null: fall back
+    # to posture.signer_config, else not compared.
+    config_file: Path | None = Field(None, description="the signer's TOML (signing set)")
+
+    @field_validator("config_file")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
 
 class Database(StrictModel):

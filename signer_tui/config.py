@@ -333,6 +333,31 @@ class Thresholds(StrictModel):
     min_bitcoind_major: Count = Field(25)
 
 
+class DbHealth(StrictModel):
+    """The signer DB as liveness (sBTC #2041/#1888/#1845: slow queries took signers offline)."""
+
+    enabled: bool = True
+    hot_query_timeout: Timeout = 2.0  # the bound of each timed SELECT (its own statement_timeout)
+    hot_query_warn: Duration = 0.25  # WARN when a hot query takes longer
+    hot_query_crit: Duration = 1.0  # CRIT when it takes longer (or hits hot_query_timeout)
+    connections_warn_ratio: float = Field(0.8, gt=0, le=1)  # of max_connections
+    connections_crit_ratio: float = Field(0.95, gt=0, le=1)
+    oldest_xact_warn: Duration = 300.0  # an open transaction holds back vacuum
+    oldest_xact_crit: Duration = 3600.0
+    growth_warn_per_day: Count = Field(2048, description="MiB a day of database growth")
+    growth_min_span: Duration = 3600.0  # samples needed before a per-day rate is given
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DbHealth:
+        if self.hot_query_warn > self.hot_query_crit:
+            raise ValueError("hot_query_warn must not exceed hot_query_crit")
+        if self.connections_warn_ratio > self.connections_crit_ratio:
+            raise ValueError("connections_warn_ratio must not exceed connections_crit_ratio")
+        if self.oldest_xact_warn > self.oldest_xact_crit:
+            raise ValueError("oldest_xact_warn must not exceed oldest_xact_crit")
+        return self
+
+
 class Posture(StrictModel):
     """Host posture checks (firewall, SSH, secrets, logs) for the host this runs on."""
 
@@ -367,6 +392,7 @@ class Profile(StrictModel):
     poll: PollIntervals = Field(default_factory=lambda: PollIntervals())
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
     posture: Posture = Field(default_factory=lambda: Posture())
+    db_health: DbHealth = Field(default_factory=lambda: DbHealth())
 
     @field_validator("deployer")
     @classmethod

@@ -105,7 +105,7 @@ def compare_with_chain(
         bitcoin_height=bitcoin_height,
         label=label,
     )
-    details = (
+    details: tuple[tuple[str, str], ...] = (
         ("DB newest verified", db_key.hex() if db_key else "none"),
         ("chain", chain_key.hex() if chain_key else "none (pre-DKG)"),
         ("DB verified keys", str(len(verified))),

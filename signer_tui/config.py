@@ -345,7 +345,9 @@ class DbHealth(StrictModel):
     oldest_xact_warn: Duration = 300.0  # an open transaction holds back vacuum
     oldest_xact_crit: Duration = 3600.0
     growth_warn_per_day: Count = Field(2048, description="MiB a day of database growth")
-    growth_min_span: Duration = 3600.0  # samples needed before a per-day rate is given
+    # Samples needed before a per-day rate is given (the DB grows with every Stacks block, so
+    # a quarter of an hour already shows the trend; UNKNOWN until then).
+    growth_min_span: Duration = 900.0
 
     @model_validator(mode="after")
     def _ordered(self) -> DbHealth:

@@ -119,8 +119,7 @@ def check_size(live: DbLiveness, series: Series, cfg: DbHealth) -> Finding:
         return Finding(
             "db.size",
             Status.UNKNOWN,
-            f"{head}; growth unknown ({have}, needs "
-            f"{format_duration(cfg.growth_min_span)})",
+            f"{head}; growth unknown ({have}, needs {format_duration(cfg.growth_min_span)})",
             "Growth per day is measured from the sizes kept across polls and `check` runs.",
             evidence,
             details=tuple(details),

@@ -17,7 +17,7 @@ from signer_tui.sources.pg_liveness import (
     RelationSize,
 )
 
-from .factories import HOUR, NOW, by_id, down, ev, ok
+from .factories import NOW, by_id, down, ev, ok
 
 CFG = DbHealth()
 HEALTHY = Connections(10, 3, 0, 100, 3)
@@ -68,7 +68,7 @@ def test_healthy_db_is_ok_everywhere_but_growth_until_measured() -> None:
     assert found["db.connections"].status is Status.OK
     assert found["db.oldest_xact"].status is Status.OK
     assert found["db.size"].status is Status.UNKNOWN  # first seen: no growth yet
-    assert "growth unknown (no samples yet, needs 1h)" in found["db.size"].summary
+    assert "growth unknown (no samples yet, needs 15m)" in found["db.size"].summary
     assert "growth unknown" in found["db.size"].summary
 
 
@@ -108,10 +108,10 @@ def test_growth_boundaries(per_day: float, status: Status) -> None:
 
 
 def test_growth_needs_the_minimum_span() -> None:
-    short = run(live(), growing(10 * GIB, timedelta(minutes=59)))["db.size"]
+    short = run(live(), growing(10 * GIB, timedelta(minutes=14)))["db.size"]
     assert short.status is Status.UNKNOWN
-    assert "needs 1h" in short.summary
-    enough = run(live(), growing(10 * GIB, HOUR))["db.size"]
+    assert "needs 15m" in short.summary
+    enough = run(live(), growing(10 * GIB, timedelta(minutes=15)))["db.size"]
     assert enough.status is Status.WARN
 
 

@@ -155,10 +155,9 @@ def check_signer_set(
     if newest is not None:
         assert facts is not None and facts.dkg_rows is not None
         evidence.append(facts.dkg_rows.evidence)
-        dkg = SignerSet(
-            f"newest DKG row ({short(newest.share.aggregate_key)}, {newest.share.status})",
-            newest.signer_set,
-            newest.threshold,
+        dkg = SignerSet("newest DKG row", newest.signer_set, newest.threshold)
+        notes.append(
+            ("newest DKG row", f"{short(newest.share.aggregate_key)}, {newest.share.status}")
         )
     else:
         why = (db.error if db is not None and not db.ok else None) or "no DKG row read"

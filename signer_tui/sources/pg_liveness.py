@@ -32,6 +32,7 @@ from signer_tui.model import Evidence, utcnow
 from signer_tui.sources import pg_rows
 from signer_tui.sources.errors import DatabaseError, DatabaseUnreachable
 from signer_tui.sources.keys import Poll, PollContext, Source
+from signer_tui.sources.pg_deadline import PollDeadline
 from signer_tui.sources.postgres import APPLICATION_NAME, Conn, SignerDatabase, run_query
 
 # (name, SQL): the signer's own lookups (signer/src/storage/postgres/read.rs), bounded.
@@ -303,21 +304,26 @@ def _build(ctx: PollContext) -> Poll[DbLiveness] | None:
         return None
     database = SignerDatabase.from_profile(profile.db, ctx.secret(profile.db.password))
 
-    def poll() -> DbLiveness:
-        with database.session() as conn:
-            return read_liveness(
-                conn, hot_query_timeout=health.hot_query_timeout, source=database.source
-            )
-
     # Connect, the timed runs, and the catalog reads (each bounded by db.statement_timeout).
-    deadline = (
+    budget = (
         profile.db.connect_timeout
         + health.hot_query_timeout * len(HOT_QUERIES)
         + profile.db.statement_timeout
-        + 5.0
     )
+
+    def poll() -> DbLiveness:
+        # The DB source's own watchdog: a server that accepts and never answers is cut off
+        # at the budget (socket shutdown), not left hanging in a worker thread.
+        deadline = PollDeadline(budget, profile.db.statement_timeout)
+        return database._read(
+            lambda conn: read_liveness(
+                conn, hot_query_timeout=health.hot_query_timeout, source=database.source
+            ),
+            deadline,
+        )
+
     return Poll(
-        poll, profile.poll.database, blocking=True, deadline=deadline, description="DB liveness"
+        poll, profile.poll.database, blocking=True, deadline=budget + 2.5, description="DB liveness"
     )
 
 

@@ -304,11 +304,12 @@ def _build(ctx: PollContext) -> Poll[DbLiveness] | None:
         return None
     database = SignerDatabase.from_profile(profile.db, ctx.secret(profile.db.password))
 
-    # Connect, the timed runs, and the catalog reads (each bounded by db.statement_timeout).
+    # The same order of budget as the DB source's (connect + one statement's worth): healthy
+    # reads take milliseconds, and a stuck server must not hold a `check` run much longer.
     budget = (
         profile.db.connect_timeout
-        + health.hot_query_timeout * len(HOT_QUERIES)
-        + profile.db.statement_timeout
+        + max(profile.db.statement_timeout, health.hot_query_timeout)
+        + 1.0
     )
 
     def poll() -> DbLiveness:

@@ -239,6 +239,14 @@ class SignerApi(StrictModel):
         "http://127.0.0.1:9184/metrics", description="Prometheus metrics; null if disabled"
     )
     timeout: Timeout = 5.0
+    # The signer's TOML, for its signer set and threshold (key.signer_set); null: fall back
+    # to posture.signer_config, else not compared.
+    config_file: Path | None = Field(None, description="the signer's TOML (signing set)")
+
+    @field_validator("config_file")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
 
 class Database(StrictModel):
@@ -327,6 +335,33 @@ class Thresholds(StrictModel):
     min_bitcoind_major: Count = Field(25)
 
 
+class DbHealth(StrictModel):
+    """The signer DB as liveness (sBTC #2041/#1888/#1845: slow queries took signers offline)."""
+
+    enabled: bool = True
+    hot_query_timeout: Timeout = 2.0  # the bound of each timed SELECT (its own statement_timeout)
+    hot_query_warn: Duration = 0.25  # WARN when a hot query takes longer
+    hot_query_crit: Duration = 1.0  # CRIT when it takes longer (or hits hot_query_timeout)
+    connections_warn_ratio: float = Field(0.8, gt=0, le=1)  # of max_connections
+    connections_crit_ratio: float = Field(0.95, gt=0, le=1)
+    oldest_xact_warn: Duration = 300.0  # an open transaction holds back vacuum
+    oldest_xact_crit: Duration = 3600.0
+    growth_warn_per_day: Count = Field(2048, description="MiB a day of database growth")
+    # Samples needed before a per-day rate is given (the DB grows with every Stacks block, so
+    # a quarter of an hour already shows the trend; UNKNOWN until then).
+    growth_min_span: Duration = 900.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DbHealth:
+        if self.hot_query_warn > self.hot_query_crit:
+            raise ValueError("hot_query_warn must not exceed hot_query_crit")
+        if self.connections_warn_ratio > self.connections_crit_ratio:
+            raise ValueError("connections_warn_ratio must not exceed connections_crit_ratio")
+        if self.oldest_xact_warn > self.oldest_xact_crit:
+            raise ValueError("oldest_xact_warn must not exceed oldest_xact_crit")
+        return self
+
+
 class Posture(StrictModel):
     """Host posture checks (firewall, SSH, secrets, logs) for the host this runs on."""
 
@@ -361,6 +396,7 @@ class Profile(StrictModel):
     poll: PollIntervals = Field(default_factory=lambda: PollIntervals())
     thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
     posture: Posture = Field(default_factory=lambda: Posture())
+    db_health: DbHealth = Field(default_factory=lambda: DbHealth())
 
     @field_validator("deployer")
     @classmethod

@@ -15,7 +15,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,12 @@ from typing import Any
 import psycopg
 
 from signer_tui import locations
+from signer_tui.checks.network_facts import load_facts
 from signer_tui.config import Settings
 from signer_tui.credentials import SecretStore
 from signer_tui.model import utcnow
 from signer_tui.sim.backups import make_backup_dir, skip_newest
-from signer_tui.sim.db import build_signer_db, record_tips
+from signer_tui.sim.db import build_signer_db, record_tips, signer_set
 from signer_tui.sim.stack import FeedSimulators, SimEnvironment
 from signer_tui.sim.state import TESTNET_DEPLOYER, AdvisorySpec, DkgRound, ReleaseSpec, SimState
 from signer_tui.sim.state import fake_key as make_key
@@ -44,18 +45,33 @@ INCIDENTS = (
     ("stop-signer", "the signer process dies: its API and metrics refuse connections"),
     ("advisory", "a security advisory is published for the running signer version"),
     ("skip-backup", "last night's backup did not run"),
+    ("signer-set-change", "the signer's TOML gets a new signer set (11 keys/8): config ≠ registry"),
+    ("pending-rotation", "a newer verified DKG key whose rotate-keys never confirmed on chain"),
+    ("eol-bitcoind", "bitcoind is downgraded to 28.1, end-of-life since Bitcoin Core 31.0"),
+    ("fork-split", "a 3.4 Stacks node 300 blocks before Epoch 4.0 (needs stacks-core >= 4.0.1)"),
     ("reset", "clear every incident"),
 )
 INCIDENT_NAMES = tuple(name for name, _ in INCIDENTS)
+NETWORK_INCIDENTS = ("signer-set-change", "pending-rotation", "eol-bitcoind", "fork-split")
 
 # The key-rotation story: the chain moves first; the signer's DB catches up, then verifies.
 ROTATION_DB_AFTER = 20.0
 ROTATION_VERIFIED_AFTER = 45.0
 TICK_SECONDS = 5.0
+# fork-split: how far before Epoch 4.0's activation height (network_facts.yaml) the chain is.
+FORK_SPLIT_BLOCKS_LEFT = 300
+PENDING_ROTATION_AGE_BLOCKS = 12
 
 
 def _states() -> dict[str, SimState]:
-    mainnet = SimState(stacks_block_seconds=4, bitcoin_block_seconds=90)
+    # A healthy baseline: a Stacks node past the Epoch 4.0 minimum and a maintained Bitcoin
+    # Core, so the fork-split and eol-bitcoind incidents show as changes.
+    mainnet = SimState(
+        stacks_block_seconds=4,
+        bitcoin_block_seconds=90,
+        stacks_version="4.0.2",
+        bitcoind_version=300_000,
+    )
     testnet = SimState(
         name="testnet",
         network="testnet",
@@ -77,6 +93,8 @@ class DemoStack:
     envs: dict[str, SimEnvironment] = field(default_factory=dict)
     feeds: FeedSimulators | None = None
     backups: dict[str, Path] = field(default_factory=dict)
+    signer_tomls: dict[str, Path] = field(default_factory=dict)
+    _baseline_rounds: dict[str, list[DkgRound]] = field(default_factory=dict)
     _timers: list[threading.Timer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _ticker: threading.Thread | None = None
@@ -112,6 +130,9 @@ class DemoStack:
             directory = self.root / "backups" / name
             make_backup_dir(directory, self.cluster.conninfo(dbname), self.cluster.install, now)
             self.backups[name] = directory
+            self.signer_tomls[name] = self.root / f"signer-config-{name}.toml"
+            self._write_signer_toml(name)
+            self._baseline_rounds[name] = [replace(r) for r in state.dkg_rounds]
         self.feeds = FeedSimulators(states["mainnet"]).start()
         self._ticker = threading.Thread(target=self._tick, name="demo-ticker", daemon=True)
         self._ticker.start()
@@ -140,20 +161,38 @@ class DemoStack:
             "database": "15s",
             "backups": "30s",
         }
-        profiles = [
-            env.profile(
+        profiles = []
+        for name, env in self.envs.items():
+            profile = env.profile(
                 name,
                 backups={"kind": "pg_dump", "location": str(self.backups[name])},
                 poll=poll,
                 posture={"enabled": True, "poll": "60s"},
             )
-            for name, env in self.envs.items()
-        ]
+            profile["signer"]["config_file"] = str(self.signer_tomls[name])
+            profiles.append(profile)
         releases = {**self.feeds.releases_config(), "poll": "10m"}
         return Settings.model_validate({"signers": profiles, "releases": releases})
 
     def feed_cache(self) -> FeedCache:
         return FeedCache(self.root / "cache")
+
+    def _write_signer_toml(self, name: str, size: int | None = None, required: int = 0) -> None:
+        """The signer's TOML with the registry's set (or its first `size` keys): the part of
+        it key.signer_set reads. No private key: the demo has none to protect."""
+        state = self.envs[name].state
+        keys = signer_set(state)[: size or None]
+        threshold = required or (
+            state.dkg_rounds[-1].signature_share_threshold if state.dkg_rounds else 10
+        )
+        members = ",\n".join(f'  "{k.hex()}"' for k in keys)
+        self.signer_tomls[name].write_text(
+            "# demo: the signer's config (only the signer set is read)\n[signer]\n"
+            f'network = "{state.network}"\n'
+            f"bootstrap_signing_set = [\n{members},\n]\n"
+            f"bootstrap_signatures_required = {threshold}\n",
+            encoding="utf-8",
+        )
 
     # -- incidents -----------------------------------------------------------------------
 
@@ -228,12 +267,19 @@ class DemoStack:
             removed = skip_newest(self.backups[profile])
             what = removed.name if removed else "none left"
             return f"{profile}: last night's backup is missing ({what})."
+        if name in NETWORK_INCIDENTS:
+            return self._network_incident(name, profile)
         if name == "reset":
             for timer in self._timers:
                 timer.cancel()
             for env_ in self.envs.values():
                 fresh = _states()[env_.state.name]
                 st = env_.state
+                st.dkg_rounds = [replace(r) for r in self._baseline_rounds[st.name]]
+                st.bitcoin_base_height = fresh.bitcoin_base_height
+                st.stacks_version = fresh.stacks_version
+                st.bitcoind_version = fresh.bitcoind_version
+                self._write_signer_toml(st.name)
                 st.chain_key = st.newest_verified_key()
                 st.signer_up = True
                 st.bitcoin_stalled = False
@@ -245,6 +291,44 @@ class DemoStack:
                 env_.apply()
             return "All incidents cleared (skipped backups stay skipped)."
         raise ValueError(f"unknown incident {name!r}")
+
+    def _network_incident(self, name: str, profile: str) -> str:
+        env = self.envs[profile]
+        state = env.state
+        if name == "signer-set-change":
+            # sBTC PR #2093: mainnet's example set goes from 14 keys / 10 to 11 keys / 8.
+            self._write_signer_toml(profile, size=11, required=8)
+            return (
+                f"{profile}: the signer's TOML now lists 11 signers (threshold 8) while the "
+                "registry has 14/10: the signer would start a DKG round (WARN key.signer_set)."
+            )
+        if name == "pending-rotation":
+            key = make_key(f"demo-pending-{utcnow().timestamp()}")
+            started = state.bitcoin_height - PENDING_ROTATION_AGE_BLOCKS
+            state.dkg_rounds.append(DkgRound(key, "verified", utcnow(), started))
+            env.apply()  # the chain keeps the old key: rotate-keys never confirmed
+            return (
+                f"{profile}: a newer DKG key is verified in the DB but not on chain; the "
+                "signers keep signing with the registry's key (WARN rotation pending)."
+            )
+        if name == "eol-bitcoind":
+            state.bitcoind_version = 280_100
+            env.apply()
+            return f"{profile}: bitcoind now runs 28.1, end-of-life since Bitcoin Core 31.0."
+        assert name == "fork-split"
+        facts = load_facts().forks(state.network)
+        if not facts:
+            return f"{profile}: no hard fork is known for {state.network}."
+        fork = facts[0]
+        state.stacks_version = "3.4.0.0.4"
+        state.bitcoin_base_height += (
+            fork.activation_height - FORK_SPLIT_BLOCKS_LEFT - (state.bitcoin_height)
+        )
+        env.apply()
+        return (
+            f"{profile}: the Stacks node runs 3.4.0.0.4 and {fork.name} activates in "
+            f"{FORK_SPLIT_BLOCKS_LEFT} blocks: it needs >= {fork.min_version} (CRIT)."
+        )
 
     # -- teardown ------------------------------------------------------------------------
 

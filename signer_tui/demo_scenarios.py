@@ -7,4 +7,15 @@ simulators and the verification code). tests/unit/test_lazy_imports.py keeps it 
 
 from __future__ import annotations
 
-INCIDENT_NAMES = ("rotate-key", "stall-bitcoind", "stop-signer", "advisory", "skip-backup", "reset")
+INCIDENT_NAMES = (
+    "rotate-key",
+    "stall-bitcoind",
+    "stop-signer",
+    "advisory",
+    "skip-backup",
+    "signer-set-change",
+    "pending-rotation",
+    "eol-bitcoind",
+    "fork-split",
+    "reset",
+)

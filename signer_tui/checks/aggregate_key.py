@@ -1,9 +1,11 @@
-"""key.*: the newest verified DKG key in the signer's DB against the key on chain.
+"""key.*: the signer DB's verified DKG keys against the key in use on chain.
 
 * `key.node` — DB vs the operator's own Stacks node; `key.api` — DB vs the independent API.
-  CRIT on mismatch; WARN during a DKG transition (the newest DB row is `unverified` and
-  younger than the verification window of 10 bitcoin blocks); UNKNOWN when a source cannot
-  be read.
+  The rule is `checks.key_rule.judge_key` (sBTC PR #2090: the registry's key is the one in
+  use): OK when the registry key is the newest verified row; WARN "rotation pending" when a
+  newer verified key is not on chain yet (with its age in bitcoin blocks); WARN during a DKG
+  transition (newest row `unverified`, inside the 10-block verification window); CRIT when
+  the registry key is not among the verified rows; UNKNOWN when a source cannot be read.
 * `key.sources` — the two chain sources against each other: a disagreement is its own CRIT
   (a lying or forked node), whatever the DB says.
 """
@@ -14,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from signer_tui.checks.keys import KeyMatch, match_key
+from signer_tui.checks.key_rule import Unverified, judge_key, short
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
-from signer_tui.sbtc import DKG_VERIFICATION_WINDOW, short_key
+from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
 from signer_tui.sources.catalog import API_KEY, BITCOIND, DB, NODE_KEY, STACKS
 from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 
@@ -26,10 +28,6 @@ if TYPE_CHECKING:  # the psycopg client loads with the first DB poll, not with t
 
 # Without a bitcoin height the window is judged by time: 10 blocks is about 100 minutes.
 WINDOW_BY_TIME = timedelta(minutes=10 * DKG_VERIFICATION_WINDOW * 1.5)
-
-
-def short(key: bytes | None) -> str:
-    return short_key(key)
 
 
 @dataclass(frozen=True)
@@ -109,55 +107,34 @@ def compare_with_chain(
     if facts.verified_keys is None:
         problem = dict(facts.problems).get("verified_keys", "verified keys not read")
         return Finding(finding_id, Status.UNKNOWN, f"signer DB: {problem}", "", evidence)
+    verified = facts.verified_keys.keys
     db_key = facts.newest_verified_key
     moving = transition(facts, bitcoin_height, now)
-    details = (
+    pending_row = facts.dkg_rows.row_for(db_key) if facts.dkg_rows and db_key else None
+    verdict = judge_key(
+        verified,
+        chain_key,
+        unverified=(
+            Unverified(moving.key, moving.blocks, moving.in_window, moving.impossible_start)
+            if moving
+            else None
+        ),
+        pending_started_at=(
+            pending_row.share.started_at_bitcoin_block_height if pending_row else None
+        ),
+        bitcoin_height=bitcoin_height,
+        label=label,
+    )
+    details: tuple[tuple[str, str], ...] = (
         ("DB newest verified", db_key.hex() if db_key else "none"),
         ("chain", chain_key.hex() if chain_key else "none (pre-DKG)"),
+        ("DB verified keys", str(len(verified))),
+        ("rule", verdict.state.value),
     )
-    verdict = match_key(db_key, chain_key)
-    if verdict is KeyMatch.PRE_DKG:
-        return Finding(
-            finding_id,
-            Status.WARN,
-            f"no key yet (pre-DKG) on DB and {label}",
-            "No DKG round has completed. Expected only before the signer set's first DKG.",
-            evidence,
-            details=details,
-        )
-    if verdict is KeyMatch.MATCH:
-        if moving is not None and moving.in_window:
-            return Finding(
-                finding_id,
-                Status.WARN,
-                f"match; DKG round running ({moving.describe()})",
-                "A new DKG round is waiting for verification; watch it become verified.",
-                evidence,
-                details=details,
-            )
-        return Finding(
-            finding_id, Status.OK, f"DB = {label} {short(db_key)}", "", evidence, details=details
-        )
-    if moving is not None and moving.key == chain_key and moving.in_window:
-        return Finding(
-            finding_id,
-            Status.WARN,
-            f"DKG transition: {moving.describe()}",
-            "The chain already has the new key and the DB row is not yet verified. This "
-            f"resolves within {DKG_VERIFICATION_WINDOW} bitcoin blocks; if it does not, "
-            "treat it as a mismatch.",
-            evidence,
-            details=details,
-        )
+    if verdict.pending_blocks is not None:
+        details += (("pending for", f"{verdict.pending_blocks} bitcoin blocks"),)
     return Finding(
-        finding_id,
-        Status.CRIT,
-        f"MISMATCH: DB {short(db_key)} ≠ {label} {short(chain_key)}",
-        "The signer's newest verified key differs from the chain. Do not restore or rotate "
-        "anything yet: compare with the other chain source and the signer's /info, then "
-        "escalate to the sBTC team.",
-        evidence,
-        details=details,
+        finding_id, verdict.status, verdict.summary, verdict.advice, evidence, details=details
     )
 
 

@@ -27,6 +27,7 @@ from signer_tui.sources.catalog import (
 from signer_tui.sources.metrics import MetricsSnapshot
 from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.signer import Liveness, SignerInfo
+from signer_tui.sources.signer_toml import SIGNER_CONFIG
 
 Series = Sequence[tuple[datetime, float]]
 
@@ -448,6 +449,7 @@ def check_signer(
     series: SignerSeries,
     t: Thresholds,
     now: datetime,
+    configured_set: int | None = None,
 ) -> list[Finding]:
     live: Liveness | None = alive.value if alive is not None and alive.ok else None
     first = _reachable("node.signer.alive", "signer API", alive, "signer API alive")
@@ -473,7 +475,7 @@ def check_signer(
         findings.append(_unknown("node.signer.peers", "metrics", metrics))
         findings.append(_unknown("node.signer.observing", "metrics", metrics))
         return findings
-    findings.append(_signer_peers(snap, node_key))
+    findings.append(_signer_peers(snap, node_key, configured_set))
     findings.append(_signer_observing(snap, series, t, now))
     return findings
 
@@ -528,7 +530,15 @@ def _signer_tips(
     return Finding("node.signer.tips", Status.OK, text, "", ev)
 
 
-def _signer_peers(snap: MetricsSnapshot, node_key: Observation[KeyReading] | None) -> Finding:
+def _signer_peers(
+    snap: MetricsSnapshot,
+    node_key: Observation[KeyReading] | None,
+    configured_set: int | None = None,
+) -> Finding:
+    """Peers expected = the configured signer set size - 1 (the registry's when the signer's
+    TOML is not configured): not a constant (mainnet's example set went 14 -> 11 keys, sBTC
+    PR #2093). On <= v1.3.3 peers outside the set are accepted too (fixed by PR #2089), so a
+    count above the set is said, not taken as "all connected"."""
     ev = (snap.evidence,)
     peers = snap.peers_connected
     reading: KeyReading | None = node_key.value if node_key is not None and node_key.ok else None
@@ -550,23 +560,38 @@ def _signer_peers(snap: MetricsSnapshot, node_key: Observation[KeyReading] | Non
             "Signers before v1.1.0 do not export peers_connected; upgrade to see peers.",
             ev,
         )
-    if data is None or not data.signer_set:
+    registry_size = len(data.signer_set) if data is not None and data.signer_set else None
+    size = configured_set or registry_size
+    if size is None:
         return Finding(
             "node.signer.peers",
             Status.UNKNOWN,
             f"{peers:.0f} peers; signer set unknown",
-            "The signer set is read from the registry through your Stacks node.",
+            "The signer set is read from the signer's TOML (signer.config_file) or the "
+            "registry through your Stacks node.",
             ev,
         )
-    expected = len(data.signer_set) - 1
-    text = f"{peers:.0f} of {expected} peers connected"
-    if peers < max(0, data.threshold - 1):
+    basis = "configured" if configured_set else "registry"
+    expected = size - 1
+    text = f"{peers:.0f} of {expected} peers connected ({basis} set of {size})"
+    threshold = data.threshold if data is not None and data.signer_set else None
+    if threshold is not None and peers < max(0, threshold - 1):
         return Finding(
             "node.signer.peers",
             Status.CRIT,
             text,
-            f"Fewer peers than the signing threshold ({data.threshold}) needs: the signer "
+            f"Fewer peers than the signing threshold ({threshold}) needs: the signer "
             "cannot take part in signing rounds. Check P2P ports and the seeds.",
+            ev,
+        )
+    if peers > expected:
+        return Finding(
+            "node.signer.peers",
+            Status.WARN,
+            f"{peers:.0f} peers: more than the {expected} other signers of the {basis} set",
+            "On sBTC <= v1.3.3 peers outside the signer set are accepted and counted (fixed "
+            "by PR #2089), so this count cannot show that every signer is connected: "
+            "confirm with the other operators; check for unknown peers.",
             ev,
         )
     if peers < expected:
@@ -657,8 +682,11 @@ def stacks_checks(inp: Inputs) -> list[Finding]:
     )
 
 
-@check(needs=(SIGNER, SIGNER_INFO, METRICS, NODE_KEY, BITCOIND, STACKS))
+@check(needs=(SIGNER, SIGNER_INFO, METRICS, NODE_KEY, BITCOIND, STACKS, SIGNER_CONFIG))
 def signer_checks(inp: Inputs) -> list[Finding]:
+    config = inp.get(SIGNER_CONFIG)
+    toml = config.reading() if config is not None else None
+    configured = len(toml.signing_set) if toml is not None and toml.signing_set else None
     return check_signer(
         inp.get(SIGNER),
         inp.get(SIGNER_INFO),
@@ -675,4 +703,5 @@ def signer_checks(inp: Inputs) -> list[Finding]:
         ),
         t=inp.profile.thresholds,
         now=inp.now,
+        configured_set=configured,
     )

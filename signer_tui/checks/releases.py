@@ -1,16 +1,20 @@
 """release.*: the running versions against the latest releases and security advisories.
 
-WARN when a newer release exists; CRIT when a newer release is a security fix or an advisory
-covers the running version; UNKNOWN when the running version or the feed is unknown. An OSV
-answer of "no data" is never read as "safe".
+WARN when a newer release exists (its row says "breaking change" / "requires resync" when its
+notes do); CRIT when a newer release is a security fix or an advisory covers the running
+version; UNKNOWN when the running version or the feed is unknown. An OSV answer of "no data"
+is never read as "safe", and an empty advisory list is shown as "no advisories published
+(this project publishes none through OSV/GHSA)", never as a bare "no known problem".
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from signer_tui.checks.network_facts import load_facts
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status, format_age
 from signer_tui.sources.catalog import BITCOIND, METRICS, RELEASES, SIGNER_INFO, STACKS
@@ -136,17 +140,24 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
             ev,
             details=tuple(details),
         )
+    flagged = release_flags(newer)
+    details += [(tag, ", ".join(flags)) for tag, flags in flagged]
     if newer:
+        words = sorted({flag for _, flags in flagged for flag in flags})
+        note = f" ({', '.join(words)})" if words else ""
         return Finding(
             finding_id,
             Status.WARN,
-            f"{running.label} {running.shown} → {newer[0].tag} out",
+            f"{running.label} {running.shown} → {newer[0].tag} out{note}",
             f"A newer release is available ({len(newer)} newer); read its notes and plan "
             "the upgrade.",
             ev,
             details=tuple(details),
         )
     note = " (advisory ranges unreadable)" if unsure else ""
+    if not isinstance(feed.advisories, FeedFailure) and not feed.advisories.advisories:
+        # An empty answer is "nothing published there", never "no known problem".
+        note += f"; {load_facts().empty_advisories(feed.product)}"
     return Finding(
         finding_id,
         Status.OK,
@@ -155,6 +166,18 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         ev,
         details=tuple(details),
     )
+
+
+def release_flags(releases: Sequence[Release]) -> list[tuple[str, tuple[str, ...]]]:
+    """(tag, flags) for each release whose notes say "breaking change" or "requires resync"
+    (phrases and their sources: `signer_tui/data/network_facts.yaml`)."""
+    facts = load_facts()
+    out = []
+    for release in releases:
+        flags = facts.flags_in(f"{release.name or ''}\n{release.body or ''}")
+        if flags:
+            out.append((release.tag, flags))
+    return out
 
 
 def _unreadable(feed: ReleaseFeed) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from signer_tui.checks.network_facts import load_facts
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Finding, Status
 from signer_tui.sources.catalog import POX
@@ -22,13 +23,11 @@ FINDING_ID = "node.stacks.upgrade_window"
 # About 24 h of bitcoin blocks: the margin stacks-core keeps before a cycle boundary.
 MARGIN_BLOCKS = 144
 
-# (activation bitcoin height, what activates) per network. Source: stacks-core
-# `BITCOIN_MAINNET_STACKS_40_BURN_HEIGHT` (sbtc-signer-facts, Update 2026-12).
-HARD_FORKS: dict[str, tuple[tuple[int, str], ...]] = {
-    "mainnet": ((960_230, "Epoch 4.0 (PoX-5)"),),
-    "testnet": (),
-    "regtest": (),
-}
+
+def hard_forks(network: str) -> tuple[tuple[int, str], ...]:
+    """(activation bitcoin height, what activates) for `network`, from the one data file
+    (`signer_tui/data/network_facts.yaml`, each line with its source)."""
+    return tuple((f.activation_height, f.name) for f in load_facts().forks(network))
 
 
 def _hours(blocks: int) -> str:
@@ -60,7 +59,7 @@ def check_upgrade_window(
         text = f"prepare phase starts in {until} blocks ({_hours(until)}): too close to upgrade"
         return [Finding(FINDING_ID, Status.WARN, text, advice, evidence)]
     height = pox.current_burnchain_block_height
-    forks = HARD_FORKS.get(network, ())
+    forks = hard_forks(network)
     if forks and height is None:
         text = "/v2/pox gave no bitcoin height: cannot tell the distance to the next hard fork"
         return [Finding(FINDING_ID, Status.UNKNOWN, text, "", evidence)]

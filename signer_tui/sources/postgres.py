@@ -84,6 +84,14 @@ TABLES_PRESENT_QUERY = (
     "SELECT t, to_regclass(format('sbtc_signer.%%I', t)) IS NOT NULL "
     "FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i"
 )
+# Every DKG round (a handful of rows; bounded anyway): the signer set and threshold each round
+# used, and when it started, for the signer-set and pending-rotation checks.
+DKG_ROWS_LIMIT = 64
+DKG_ROWS_QUERY = (
+    "SELECT aggregate_key, dkg_shares_status::text, created_at, started_at_bitcoin_block_height, "
+    "signer_set_public_keys, signature_share_threshold FROM sbtc_signer.dkg_shares "
+    f"ORDER BY created_at DESC LIMIT {DKG_ROWS_LIMIT}"
+)
 ENCRYPTED_SHARES_QUERY = (
     "SELECT aggregate_key, octet_length(encrypted_private_shares) FROM sbtc_signer.dkg_shares "
     "WHERE dkg_shares_status = 'verified' ORDER BY created_at DESC LIMIT 1"
@@ -122,6 +130,30 @@ class NewestShare:
 
     share: DkgShare | None
     evidence: Evidence
+
+
+@dataclass(frozen=True)
+class DkgRow:
+    """One dkg_shares row with the signer set its round ran on."""
+
+    share: DkgShare
+    signer_set: tuple[bytes, ...]
+    threshold: int
+
+
+@dataclass(frozen=True)
+class DkgRows:
+    """dkg_shares rows newest first (at most DKG_ROWS_LIMIT)."""
+
+    rows: tuple[DkgRow, ...]
+    evidence: Evidence
+
+    @property
+    def newest(self) -> DkgRow | None:
+        return self.rows[0] if self.rows else None
+
+    def row_for(self, key: bytes) -> DkgRow | None:
+        return next((r for r in self.rows if r.share.aggregate_key == key), None)
 
 
 @dataclass(frozen=True)
@@ -208,6 +240,7 @@ class SignerDbFacts:
     encrypted_shares: EncryptedShares | None
     problems: tuple[tuple[str, str], ...] = ()  # (part, "title: detail")
     role: RoleFacts | None = None  # live sessions only: who we are connected as
+    dkg_rows: DkgRows | None = None  # None also when an older caller did not read it
 
     @property
     def newest_verified_key(self) -> bytes | None:
@@ -224,6 +257,7 @@ class SignerDbFacts:
             self.table_sizes,
             self.row_counts,
             self.encrypted_shares,
+            self.dkg_rows,
         )
         return tuple(p.evidence for p in parts if p is not None)
 
@@ -405,6 +439,39 @@ def read_newest_share(conn: Conn, *, source: str = "postgres") -> NewestShare:
     return NewestShare(share, _shown(evidence, raw, decoded))
 
 
+def read_dkg_rows(conn: Conn, *, source: str = "postgres") -> DkgRows:
+    rows, evidence = run_query(conn, DKG_ROWS_QUERY, source=source, table=_SHARES)
+    result: list[DkgRow] = []
+    for i, (key, status, created_at, height, members, threshold) in enumerate(rows):
+
+        def at(column: str, i: int = i) -> str:
+            return pg_rows.where(_SHARES, column, i)
+
+        share = DkgShare(
+            pg_rows.as_bytes(key, at("aggregate_key")),
+            pg_rows.as_text(status, at("dkg_shares_status"), 40),
+            pg_rows.as_time(created_at, at("created_at")),
+            pg_rows.as_int(height, at("started_at_bitcoin_block_height")),
+        )
+        if not isinstance(members, list):
+            raise pg_rows.junk(at("signer_set_public_keys"), "an array of keys", members)
+        signer_set = tuple(pg_rows.as_bytes(m, at("signer_set_public_keys")) for m in members)
+        limit = pg_rows.as_int(threshold, at("signature_share_threshold"))
+        result.append(DkgRow(share, signer_set, limit))
+    raw = "\n".join(
+        f"{r.share.key_hex} | {r.share.status} | {r.share.started_at_bitcoin_block_height} | "
+        f"{len(r.signer_set)} signers | threshold {r.threshold}"
+        for r in result
+    )
+    decoded = (
+        f"{len(result)} DKG row(s); newest: {len(result[0].signer_set)} signers, "
+        f"threshold {result[0].threshold}"
+        if result
+        else "dkg_shares is empty"
+    )
+    return DkgRows(tuple(result), _shown(evidence, raw or "(no rows)", decoded))
+
+
 def read_dkg_round_count(conn: Conn, *, source: str = "postgres") -> DkgRoundCount:
     rows, evidence = run_query(conn, DKG_ROUNDS_QUERY, source=source, table=_SHARES)
     count = pg_rows.as_int(rows[0][0], pg_rows.where(_SHARES, "count", 0))
@@ -559,6 +626,7 @@ def read_signer_facts(
         "table_sizes": lambda: read_table_sizes(conn, source=source),
         "row_counts": lambda: read_row_counts(conn, tables, source=source),
         "encrypted_shares": lambda: read_encrypted_shares(conn, source=source),
+        "dkg_rows": lambda: read_dkg_rows(conn, source=source),
     }
     if role is not None:
         readers["role"] = role

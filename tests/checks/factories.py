@@ -26,7 +26,14 @@ from signer_tui.sources.github import (
 )
 from signer_tui.sources.metrics import MetricsBuildInfo, MetricsSnapshot
 from signer_tui.sources.osv import Coverage, OsvQuery, OsvResult, OsvVuln
-from signer_tui.sources.postgres import DkgShare, NewestShare, SignerDbFacts, VerifiedKeys
+from signer_tui.sources.postgres import (
+    DkgRow,
+    DkgRows,
+    DkgShare,
+    NewestShare,
+    SignerDbFacts,
+    VerifiedKeys,
+)
 from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.releases import Feeds, RepoFeeds
 from signer_tui.sources.signer import (
@@ -136,6 +143,19 @@ def db_facts(
         encrypted_shares=None,
         problems=tuple(problems),
     )
+
+
+def dkg_rows(
+    *rows: tuple[bytes, str, int],
+    signer_set: Sequence[bytes] = (),
+    threshold: int = 10,
+) -> DkgRows:
+    """dkg_shares rows newest first: (key, status, started_at height)."""
+    made = tuple(
+        DkgRow(share(k, status, started_at=height), tuple(signer_set), threshold)
+        for k, status, height in rows
+    )
+    return DkgRows(made, ev("postgres", "SELECT … FROM sbtc_signer.dkg_shares"))
 
 
 def db(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,7 +13,20 @@ from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
 from signer_tui.sources.errors import DatabaseTimeout, DatabaseUnreachable, SourceTimeout
 from signer_tui.sources.postgres import DkgShare
 
-from .factories import MINUTE, NOW, by_id, db, down, key, registry, share, statuses
+from .factories import (
+    MINUTE,
+    NOW,
+    by_id,
+    db,
+    db_facts,
+    dkg_rows,
+    down,
+    key,
+    ok,
+    registry,
+    share,
+    statuses,
+)
 
 HEIGHT = 900_010
 K1, K2, K3 = key(1), key(2), key(3)
@@ -51,10 +65,12 @@ def started(blocks_ago: int) -> int:
 
 # (case, verified keys newest first, newest DB row, chain key, status, words in the summary)
 CASES = [
-    ("match", [K1], None, K1, OK, "DB = "),
-    ("match with older keys", [K1, K3], None, K1, OK, "DB = "),
+    ("match", [K1], None, K1, OK, "is the DB's newest verified key"),
+    ("match with older keys", [K1, K3], None, K1, OK, "is the DB's newest verified key"),
     ("mismatch", [K1], None, K2, CRIT, "MISMATCH"),
-    ("chain has an older verified key", [K1, K2], None, K2, CRIT, "MISMATCH"),
+    # sBTC PR #2090: the registry's key stays in use until rotate-keys confirms.
+    ("chain has an older verified key", [K1, K2], None, K2, WARN, "rotation pending"),
+    ("chain has the oldest of three", [K1, K3, K2], None, K2, WARN, "rotation pending"),
     (
         "DKG transition, 0 blocks",
         [K1],
@@ -102,7 +118,7 @@ CASES = [
         share(K2, started_at=started(3)),
         K1,
         WARN,
-        "match; DKG round running (new key unverified, 3/10 blocks)",
+        "verified; DKG round running (new key unverified, 3/10 blocks)",
     ),
     (
         "round running past its window, chain unchanged",
@@ -110,7 +126,7 @@ CASES = [
         share(K2, started_at=started(12)),
         K1,
         OK,
-        "DB = ",
+        "is the DB's newest verified key",
     ),
     (
         "node behind the round's start height",
@@ -123,7 +139,7 @@ CASES = [
     ),
     ("pre-DKG on both sides", [], None, None, WARN, "pre-DKG"),
     ("pre-DKG, first round running", [], share(K1, started_at=started(2)), None, WARN, "pre-DKG"),
-    ("chain pre-DKG but DB has a key", [K1], None, None, CRIT, "MISMATCH"),
+    ("chain pre-DKG but DB has a key", [K1], None, None, WARN, "rotation pending"),
     ("DB has no key but chain has", [], None, K1, CRIT, "MISMATCH"),
     ("first DKG, in window", [], share(K1, started_at=started(4)), K1, WARN, "4/10 blocks"),
     ("first DKG, window over", [], share(K1, started_at=started(11)), K1, CRIT, "MISMATCH"),
@@ -153,10 +169,16 @@ def test_db_against_both_chain_sources(
 def test_mismatch_shows_both_keys_and_its_evidence() -> None:
     found = run(db([K1]), *both(K2))["key.node"]
     assert found.status is CRIT
-    assert found.summary == f"MISMATCH: DB {K1.hex()[:8]}…{K1.hex()[-6:]} ≠ own node " + (
-        f"{K2.hex()[:8]}…{K2.hex()[-6:]}"
+    assert found.summary == (
+        f"MISMATCH: own node key {K2.hex()[:8]}…{K2.hex()[-6:]} not verified in the DB "
+        f"(newest verified {K1.hex()[:8]}…{K1.hex()[-6:]})"
     )
-    assert dict(found.details) == {"DB newest verified": K1.hex(), "chain": K2.hex()}
+    assert dict(found.details) == {
+        "DB newest verified": K1.hex(),
+        "chain": K2.hex(),
+        "DB verified keys": "1",
+        "rule": "registry key not verified",
+    }
     sources = {e.source for e in found.evidence}
     assert sources == {"postgres", "key.node"}
     assert "escalate" in found.advice
@@ -164,9 +186,26 @@ def test_mismatch_shows_both_keys_and_its_evidence() -> None:
 
 def test_pre_dkg_chain_is_spelled_out_in_the_details() -> None:
     found = run(db([K1]), *both(None))["key.api"]
-    assert found.status is CRIT
+    assert found.status is WARN
     assert dict(found.details)["chain"] == "none (pre-DKG)"
-    assert "≠ API none" in found.summary
+    assert "the registry has no key" in found.summary
+
+
+def test_pending_rotation_age_comes_from_the_newer_rows_start_height() -> None:
+    rows = dkg_rows((K1, "verified", HEIGHT - 37), (K2, "verified", HEIGHT - 500))
+    facts = replace(db_facts([K1, K2]), dkg_rows=rows)
+    found = run(ok("db", facts), *both(K2))["key.node"]
+    assert found.status is WARN
+    assert "37 bitcoin blocks old" in found.summary
+    assert dict(found.details)["pending for"] == "37 bitcoin blocks"
+
+
+def test_pending_rotation_without_a_bitcoin_height_says_its_age_is_unknown() -> None:
+    rows = dkg_rows((K1, "verified", HEIGHT - 37), (K2, "verified", HEIGHT - 500))
+    facts = replace(db_facts([K1, K2]), dkg_rows=rows)
+    found = run(ok("db", facts), *both(K2), height=None)["key.node"]
+    assert found.status is WARN
+    assert "age unknown" in found.summary
 
 
 @pytest.mark.parametrize(
@@ -201,7 +240,7 @@ def test_round_running_by_time_without_height() -> None:
     newest = share(K2, created=20 * MINUTE)
     found = run(db([K1], newest), *both(K1), height=None)["key.node"]
     assert found.status is WARN
-    assert found.summary == "match; DKG round running (new key unverified)"
+    assert found.summary.endswith("verified; DKG round running (new key unverified)")
 
 
 # -- unknowns: never OK -------------------------------------------------------------------
@@ -295,8 +334,10 @@ def test_chain_failure_is_reported_before_the_db_failure() -> None:
     [
         (K1, K2, OK, CRIT),  # the node matches the DB, the API does not
         (K2, K1, CRIT, OK),  # the API matches the DB, the node does not
-        (None, K1, CRIT, OK),  # the node reports pre-DKG
-        (K1, None, OK, CRIT),
+        # A source reporting pre-DKG alone looks like a pending first rotation (WARN); the
+        # disagreement between the sources is what makes it CRIT.
+        (None, K1, WARN, OK),
+        (K1, None, OK, WARN),
     ],
     ids=["api-differs", "node-differs", "node-pre-dkg", "api-pre-dkg"],
 )

@@ -452,7 +452,7 @@ def test_signer_healthy_is_ok_everywhere() -> None:
     }
     assert found["node.signer.alive"].summary.startswith("signer API alive")
     assert found["node.signer.tips"].summary == "signer view: btc at tip, stx at tip"
-    assert found["node.signer.peers"].summary == "13 of 13 peers connected"
+    assert found["node.signer.peers"].summary == "13 of 13 peers connected (registry set of 14)"
     assert found["node.signer.observing"].summary == "observing: +6 Stacks blocks"
 
 
@@ -571,9 +571,43 @@ def test_signer_peers(
     found = signer_check(metrics=metrics(peers), node_key=node_key_with_set(signers, threshold))[
         "node.signer.peers"
     ]
-    assert (found.status, found.summary) == (status, summary)
+    assert found.status is status
+    assert found.summary.startswith(summary)
+    if peers is not None:
+        assert found.summary.endswith(f"(registry set of {signers})")
     if status is CRIT:
         assert str(threshold) in found.advice
+
+
+@pytest.mark.parametrize(
+    ("peers", "configured", "status", "words"),
+    [
+        (10, 11, OK, "10 of 10 peers connected (configured set of 11)"),
+        (9, 11, WARN, "9 of 10 peers connected (configured set of 11)"),
+        (11, 11, WARN, "11 peers: more than the 10 other signers of the configured set"),
+        (13, 11, WARN, "13 peers: more than the 10 other signers of the configured set"),
+    ],
+    ids=["all", "one-missing", "one-over", "mainnet-14-on-an-11-set"],
+)
+def test_signer_peers_expected_from_the_configured_set(
+    peers: float, configured: int, status: Status, words: str
+) -> None:
+    # PR #2093: the mainnet example set went from 14 to 11 keys; the registry may still say 14.
+    found = signer_check(
+        metrics=metrics(peers), node_key=node_key_with_set(14, 10), configured_set=configured
+    )
+    row = found["node.signer.peers"]
+    assert (row.status, row.summary) == (status, words)
+    if "more than" in words:
+        assert "v1.3.3" in row.advice and "#2089" in row.advice
+
+
+def test_more_peers_than_the_registry_set_is_said() -> None:
+    found = signer_check(metrics=metrics(20), node_key=node_key_with_set(14, 10))
+    assert found["node.signer.peers"].status is WARN
+    assert "more than the 13 other signers of the registry set" in (
+        found["node.signer.peers"].summary
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,13 @@ from signer_tui.pipeline.scheduler import Scheduler
 from signer_tui.sources.backup_types import VerificationRecord
 from signer_tui.sources.hiro import ChainTip
 from signer_tui.sources.keys import Poll
+from signer_tui.sources.pg_liveness import (
+    HOT_QUERIES,
+    Connections,
+    DbLiveness,
+    QueryTiming,
+    RelationSize,
+)
 from signer_tui.sources.pg_role import RoleFacts
 from signer_tui.sources.readings import BackupReading, BitcoindReading, KeyReading, StacksReading
 from signer_tui.sources.releases import Feeds
@@ -165,6 +172,22 @@ class World:
             evidence=f.ev("postgres", "SELECT current_user …"),
         )
         return dataclasses.replace(f.db_facts([KEY]), role=role)
+
+    def read_db_liveness(self) -> DbLiveness:
+        # Fast queries; the database grows ~1 MiB every ten minutes.
+        timings = tuple(
+            QueryTiming(name, sql, 2.0, False, 8.0, (), "", f.ev("postgres", sql))
+            for name, sql in HOT_QUERIES
+        )
+        size = int(5 * 1024**3 + self.t / 600 * 1024**2)
+        return DbLiveness(
+            timings,
+            (RelationSize("stacks_blocks", size // 2, size // 4, size * 3 // 4),),
+            size,
+            Connections(12, 4, 0, 100, 3),
+            None,
+            (f.ev("postgres", "SELECT pg_database_size(…)"),),
+        )
 
     def read_pox(self) -> PoxInfo:
         # Far from a prepare phase for the whole run (2,100-block cycles, 100 to prepare).

@@ -134,7 +134,7 @@ def test_evidence_shows_the_sql_and_never_a_password(signer_db: SignerDb) -> Non
     )
     assert evidence.raw.splitlines()[0] == signer_db.state.chain_key.hex()  # type: ignore[union-attr]
     assert evidence.elapsed_ms is not None and evidence.elapsed_ms >= 0
-    assert len(facts.evidence) == 8
+    assert len(facts.evidence) == 9  # every part, the DKG rows included
     for item in facts.evidence:
         assert secret.reveal() not in repr(item)
     assert secret.reveal() not in repr(database(signer_db, password=secret))
@@ -274,7 +274,13 @@ def test_missing_table_costs_only_its_part(signer_db: SignerDb) -> None:
     assert facts.verified_keys is None and facts.newest_share is None
     assert facts.encrypted_shares is None and facts.dkg_round_count is None
     failed = dict(facts.problems)
-    assert set(failed) == {"verified_keys", "newest_share", "dkg_round_count", "encrypted_shares"}
+    assert set(failed) == {
+        "verified_keys",
+        "newest_share",
+        "dkg_round_count",
+        "encrypted_shares",
+        "dkg_rows",
+    }
     assert failed["verified_keys"].startswith("table missing: ")
     assert facts.chain_tips is not None and facts.migrations is not None
     assert facts.row_counts is not None
@@ -508,3 +514,21 @@ def test_from_profile() -> None:
     assert params["password"] == secret.reveal()
     assert db.source == "postgres monitor@db.internal:6543/signer"
     assert secret.reveal() not in repr(db)
+
+
+def test_dkg_rows_carry_each_rounds_signer_set_and_threshold(signer_db: SignerDb) -> None:
+    from signer_tui.sim.db import signer_set
+
+    state = signer_db.state
+    facts = database(signer_db).snapshot()
+    assert facts.dkg_rows is not None
+    rows = facts.dkg_rows.rows
+    assert [r.share.aggregate_key for r in rows] == [
+        r.aggregate_key for r in sorted(state.dkg_rounds, key=lambda r: r.created_at, reverse=True)
+    ]
+    newest = facts.dkg_rows.newest
+    assert newest is not None
+    assert list(newest.signer_set) == signer_set(state)
+    assert newest.threshold == state.dkg_rounds[-1].signature_share_threshold
+    assert "signature_share_threshold" in facts.dkg_rows.evidence.request
+    assert facts.dkg_rows.row_for(newest.share.aggregate_key) is newest

@@ -41,13 +41,16 @@ async def test_healthy_dashboard_polls_every_source(stack: Stack) -> None:
             assert findings[fid].status is Status.OK, findings[fid].summary
         assert findings["node.bitcoind.reachable"].status is Status.OK
         assert findings["node.stacks.synced"].status is Status.OK
-        assert findings["node.signer.peers"].summary == "13 of 13 peers connected"
+        assert findings["node.signer.peers"].summary == (
+            "13 of 13 peers connected (registry set of 14)"
+        )
         # The demo backup dir has a truncated dump five days ago.
         assert findings["backup.integrity"].status is not Status.OK
         assert findings["backup.freshness"].status is Status.OK
         # Every pane shows words, not only colours, and the key pane is OK.
         key_rows = pane_rows(app, "key")
-        assert len(key_rows) == 3 and all(r.startswith("OK") for r in key_rows)
+        # key.node, key.api, key.sources and key.signer_set (registry vs newest DKG row).
+        assert len(key_rows) == 4 and all(r.startswith("OK") for r in key_rows)
         assert app.query_one("#key", FindingsPane).worst is Status.OK
         topbar = str(app.query_one("#topbar").render())
         assert "signer-tui" in topbar and "mainnet" in topbar

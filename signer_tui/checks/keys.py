@@ -149,9 +149,15 @@ def compare_keys(
     if verdict is KeyMatch.NOT_ON_CHAIN:
         summary = "the chain has no aggregate key yet (pre-DKG), but the backup has one"
     elif chain_key in {normalise_key_hex(k) for k in older_verified}:
-        summary = (
-            "the chain key is an OLDER verified key in this backup: the newest verified key "
-            "has not been rotated in on chain"
+        # sBTC PR #2090: until a rotate-keys transaction lands, the signers keep signing with
+        # the registry's key. The backup holds that key as verified: it can restore this
+        # signer. The newer key is a pending rotation, not a mismatch.
+        return KeyComparison(
+            "pending",
+            f"backup holds the chain key {short_key(chain_key)} as verified; its newest "
+            f"verified key {short_key(db_key)} is a rotation pending on chain",
+            db_key,
+            readings,
         )
     else:
         summary = (

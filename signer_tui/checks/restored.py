@@ -294,12 +294,15 @@ def _key_findings(
     ]
     status = {
         "match": Status.OK,
+        "pending": Status.WARN,
         "mismatch": Status.CRIT,
         "missing": Status.CRIT,
         "unknown": Status.UNKNOWN,
         "skipped": Status.UNKNOWN,
     }[keys.status]
     advice = {
+        "pending": "The backup restores the key in use. Once the rotation lands on chain, "
+        "this backup also holds the new key; if it never lands, ask the other signers why.",
         "mismatch": "Do not rely on this backup for the current key: take a new backup now and "
         "compare again; if the live DB disagrees with the chain too, escalate.",
         "missing": "This backup cannot bring back the key the chain uses: take a new backup "
@@ -322,7 +325,7 @@ def _key_findings(
             )
         )
     failed = [r for r in keys.readings if not r.answered]
-    if keys.status == "match" and failed:
+    if keys.status in ("match", "pending") and failed:
         found.append(
             _finding(
                 "verify.chain_sources",
@@ -349,7 +352,7 @@ def _verdict(keys: KeyComparison, findings: Sequence[Finding]) -> tuple[str, str
         return "failed", f"{crit_content[0].summary} ({key_part})"
     if keys.status == "missing":
         return "failed", keys.summary
-    if keys.status == "match":
+    if keys.status in ("match", "pending"):
         return "verified", f"restored; {keys.summary}"
     return "unknown", f"could not determine: {keys.summary}"
 

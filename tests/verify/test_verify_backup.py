@@ -127,18 +127,24 @@ def test_newest_verified_key_differs_from_chain_is_a_mismatch(
     assert history.read()[-1].verdict == "mismatch"
 
 
-def test_chain_on_an_older_verified_key_is_named(
+def test_backup_holding_the_registry_key_as_older_verified_is_verified_with_a_warn(
     verify_dumps: DumpSet,
     verify_config: VerifyConfig,
     chain: Chain,
     scratch_tmp: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The registry-key rule (sBTC PR #2090, issue 14): the backup's newest verified key is
+    newer than the registry's, but it also holds the registry's key as verified. The signers
+    sign with the registry's key, so this backup restores the signer: VERIFIED, with a WARN."""
     older = next(r.aggregate_key for r in chain.state.dkg_rounds if r.status == "verified")
     chain.state.chain_key = older
     code, doc = run_json(capsys, str(verify_dumps["custom"]))
-    assert code == 1
-    assert "OLDER verified key" in doc["keys"]["summary"]
+    assert code == 0, doc["summary"]
+    assert doc["verdict"] == "verified"
+    assert doc["keys"]["status"] == "pending"
+    assert "rotation pending" in doc["keys"]["summary"]
+    assert finding(doc, "verify.key")["status"] == "WARN"
 
 
 def test_chain_sources_disagreeing_is_reported(

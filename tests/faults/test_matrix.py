@@ -35,6 +35,10 @@ import pytest
 
 from tests.faults import fakes
 
+# The module-scoped matrix (83 cells, six at a time) is set up inside the first test: give it
+# more than the suite's per-test bound, so a slow machine fails on verdicts, not on time.
+pytestmark = pytest.mark.timeout(900)
+
 REPO = Path(__file__).resolve().parents[2]
 # Seconds per `check` run, interpreter start-up included. Sources time out after 1.5 s and
 # the DB poll after 2 s (connect_timeout is at least 2 s in libpq); a run takes 3-8 s alone

@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from signer_tui import format as fmt
 from signer_tui import sanitize, sbtc, yamlsafe
 from signer_tui.locations import CONFIG_ENV
 
@@ -98,11 +99,8 @@ def _strings(value: Any) -> Iterator[str]:
             yield from (key, item) if isinstance(key, str) else (item,)
 
 
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+# One formatter for the whole console (signer_tui.format); kept here for its importers.
+format_duration = fmt.duration
 
 
 def redact_url(url: str) -> str:

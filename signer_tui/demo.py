@@ -3,7 +3,8 @@
 Everything runs on loopback and in one temp dir: the simulators of a mainnet- and a
 testnet-like signer, a throwaway PostgreSQL (system binaries when present, else the embedded
 one) with two seeded signer databases, and two weeks of daily dumps per profile (one of them
-truncated). State (timeline, verification history) goes to the XDG state dir under `demo`.
+truncated). State (timeline, verification history) is the run's own, in that temp dir: a new
+demo never inherits an old one's verdicts.
 Everything is stopped and removed on exit, Ctrl-C, SIGTERM or a lost terminal.
 """
 
@@ -22,7 +23,6 @@ from typing import Any
 
 import psycopg
 
-from signer_tui import locations
 from signer_tui.config import Settings
 from signer_tui.credentials import SecretStore
 from signer_tui.model import utcnow
@@ -34,8 +34,6 @@ from signer_tui.sim.state import fake_key as make_key
 from signer_tui.sources.feedcache import FeedCache
 from signer_tui.terminal_watchdog import TerminalWatchdog
 from signer_tui.verify.cluster import ScratchCluster
-
-NAMESPACE = "demo"
 
 # (name, what the operator will see)
 INCIDENTS = (
@@ -154,6 +152,17 @@ class DemoStack:
 
     def feed_cache(self) -> FeedCache:
         return FeedCache(self.root / "cache")
+
+    @property
+    def state_dir(self) -> Path:
+        """Timeline and verification history of this demo run only (removed with the root)."""
+        return self.root / "state"
+
+    @property
+    def history_path(self) -> Path:
+        from signer_tui.verify.history import FILE_NAME
+
+        return self.state_dir / FILE_NAME
 
     # -- incidents -----------------------------------------------------------------------
 
@@ -304,27 +313,31 @@ def deferred_signals() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
-def history_reader(profile: str) -> list[Any]:
+def history_reader_for(stack: DemoStack) -> Callable[[str], list[Any]]:
+    """The demo's verification history: in its own temp dir, fresh each run, so a new demo
+    never opens CRIT over a mismatch an earlier demo recorded."""
     from signer_tui.verify import history
 
-    return history.read(profile, path=history.history_path(NAMESPACE))
+    def read(profile: str) -> list[Any]:
+        return history.read(profile, path=stack.history_path)
+
+    return read
 
 
-def verify_request(collector: Any) -> Any:
+def verify_request_for(stack: DemoStack) -> Callable[[Any], Any]:
     """What the Backups pane's `v` runs in the demo: the demo's own history file."""
-    from signer_tui.verify.history import history_path
-    from signer_tui.verify.run import VerifyRequest
 
-    return VerifyRequest(
-        latest=True,
-        profile=collector.profile,
-        secrets=SecretStore(),
-        history_path=history_path(NAMESPACE),
-    )
+    def request(collector: Any) -> Any:
+        from signer_tui.verify.run import VerifyRequest
 
+        return VerifyRequest(
+            latest=True,
+            profile=collector.profile,
+            secrets=SecretStore(),
+            history_path=stack.history_path,
+        )
 
-def demo_state_dir() -> Path:
-    return locations.state_dir(NAMESPACE)
+    return request
 
 
 def build(stack: DemoStack) -> Any:
@@ -335,7 +348,7 @@ def build(stack: DemoStack) -> Any:
     return build_pipeline(
         stack.settings(),
         SecretStore(),
-        history_reader=history_reader,
+        history_reader=history_reader_for(stack),
         feed_cache=stack.feed_cache(),
         builders={HOST: _simulated_host},
     )

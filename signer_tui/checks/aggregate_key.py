@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from signer_tui import format as fmt
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
 from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
@@ -24,11 +25,8 @@ from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReadi
 WINDOW_BY_TIME = timedelta(minutes=10 * DKG_VERIFICATION_WINDOW * 1.5)
 
 
-def short(key: bytes | None) -> str:
-    if key is None:
-        return "none"
-    text = key.hex()
-    return f"{text[:6]}…{text[-4:]}"
+# One key abbreviation for the whole console (signer_tui.format.key).
+short = fmt.key
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ def compare_with_chain(
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"{label}: {why}",
+            f"{why}: {label}",
             f"The chain key could not be read from the {label}; check that it is reachable.",
             evidence,
         )
@@ -85,7 +83,7 @@ def compare_with_chain(
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"signer DB: {why}",
+            f"{why}: signer DB",
             "The signer database could not be read; check the db section and credentials.",
             evidence,
         )
@@ -137,7 +135,7 @@ def compare_with_chain(
     return Finding(
         finding_id,
         Status.CRIT,
-        f"MISMATCH: DB {short(db_key)} ≠ {label} {short(chain_key)}",
+        f"MISMATCH: {label} ≠ DB, {short(chain_key)} vs {short(db_key)}",
         "The signer's newest verified key differs from the chain. Do not restore or rotate "
         "anything yet: compare with the other chain source and the signer's /info, then "
         "escalate to the sBTC team.",
@@ -156,7 +154,8 @@ def compare_sources(
         if obs is None or not obs.ok
     ]
     if missing:
-        text = "; ".join(f"{label}: {why}" for label, why in missing)
+        # The reason first: "connection refused (own node); not read yet (API)".
+        text = "; ".join(f"{why} ({label})" for label, why in missing)
         return Finding(
             "key.sources",
             Status.UNKNOWN,
@@ -174,7 +173,7 @@ def compare_sources(
     return Finding(
         "key.sources",
         Status.CRIT,
-        f"CHAIN SOURCES DISAGREE: node {short(node_key)} ≠ API {short(api_key)}",
+        f"DISAGREE: own node ≠ API, {short(node_key)} vs {short(api_key)}",
         "Your own Stacks node and the independent API report different registry keys: one is "
         "lying or on a fork. Check the node's sync and peers before trusting either.",
         evidence,

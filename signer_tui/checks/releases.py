@@ -91,7 +91,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"{running.label} {running.shown}; feed: {releases.title}",
+            f"feed {releases.title}; {running.label} {running.shown}",
             "The release feed could not be read and no cached copy exists.",
             ev,
         )
@@ -105,8 +105,8 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"{running.label} {running.shown}; feed has no readable release"
-            f" ({_unreadable(releases)})",
+            f"no readable release in the feed ({_unreadable(releases)}); "
+            f"{running.label} {running.shown}",
             "The release feed answered but held no release this version can be compared "
             "with. Check the repository setting (releases.repos) and the feed's evidence.",
             ev,
@@ -121,7 +121,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.CRIT,
-            f"{running.label} {running.shown}: advisory {ids}",
+            f"advisory {ids}: {running.label} {running.shown}",
             "A published security advisory covers the running version: plan the upgrade now "
             "(see the advisory for the fixed version).",
             ev,
@@ -131,7 +131,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.CRIT,
-            f"{running.label} {running.shown}: security fix in {security[0].tag}",
+            f"security fix in {security[0].tag}: {running.label} {running.shown}",
             f"{security[0].tag} is a newer release that mentions a security fix; upgrade.",
             ev,
             details=tuple(details),
@@ -140,7 +140,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.WARN,
-            f"{running.label} {running.shown} → {newer[0].tag} out",
+            f"newer {newer[0].tag} out: {running.label} {running.shown}",
             f"A newer release is available ({len(newer)} newer); read its notes and plan "
             "the upgrade.",
             ev,
@@ -286,7 +286,7 @@ def _feed_status(feeds: Feeds, now: datetime) -> Finding:
         return Finding(
             "release.feed",
             status,
-            f"cached feed, {age} old ({reason})",
+            f"{reason}: cached feed, {age} old",
             "Release data comes from the on-disk cache because the live request failed.",
             details=tuple(("failed", f) for f in failures),
         )

@@ -41,7 +41,7 @@ def test_far_from_the_prepare_phase_and_the_fork_is_ok() -> None:
 
 def test_inside_the_prepare_phase_is_not_a_window() -> None:
     status, text = one(replace(POX, blocks_until_prepare_phase=-38, blocks_until_reward_phase=62))
-    assert status is Status.WARN and "inside the prepare phase of cycle 119" in text
+    assert status is Status.WARN and "do not upgrade: prepare phase of cycle 119" in text
     # Some nodes report the next cycle's distance during the phase: the reward phase tells.
     status, _ = one(replace(POX, blocks_until_prepare_phase=2000, blocks_until_reward_phase=40))
     assert status is Status.WARN

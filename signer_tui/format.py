@@ -129,6 +129,9 @@ VERDICT_WORDS = (
     "is off", "off", "only", "deny", "default deny", "answer", "kept", "synchronised",
     "hardware-backed", "in sync", "stuck", "pruned", "ahead", "warming up", "deletes",
     "also feeds", "listed by anyone", "non-hardware", "may log in", "lists", "too old",
+    "unexpected", "too close", "remote clients", "shipped", "expected", "nothing to compare",
+    "plain-text", "group-readable", "permitted", "may ask for a password", "private key",
+    "not checked", "not inspected", "not judged", "unreadable", "too short", "does not exist",
 )
 _VERDICT = re.compile(
     r"(?<![\w-])("

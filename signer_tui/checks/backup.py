@@ -49,6 +49,16 @@ span = fmt.age
 size_text = fmt.size
 
 
+def _problem_first(problem: str) -> str:
+    """Barman's "backup maximum age: FAILED (...)" as "FAILED: backup maximum age (...)", so
+    the verdict survives a narrow column."""
+    label, sep, rest = problem.partition(": ")
+    verdict, paren, tail = rest.partition(" (")
+    if not sep or not verdict.isupper():
+        return problem
+    return f"{verdict}: {label}" + (f" ({tail}" if paren else "")
+
+
 def _word(inventory: BackupInventory | None, profile: Profile) -> str:
     kind = (
         inventory.kind
@@ -255,7 +265,7 @@ def freshness(
             _finding(
                 fid,
                 Status.WARN,
-                f"newest {word} dated {span(-age)} in the future",
+                f"in the future: newest {word} dated {span(-age)} ahead",
                 "Check the clocks of the backup host and this host (NTP): a future timestamp "
                 "hides how old the backup really is.",
                 profile,
@@ -316,7 +326,7 @@ def size(
             _finding(
                 fid,
                 Status.UNKNOWN,
-                f"previous {word} has size 0: nothing to compare",
+                f"nothing to compare: previous {word} has size 0",
                 "",
                 profile,
                 inventory,
@@ -537,7 +547,7 @@ def tool(
             _finding(
                 fid,
                 Status.WARN,
-                f"{name}: {clean_text(problems[0], 200)}{more}",
+                f"{_problem_first(clean_text(problems[0], 200))} ({name}){more}",
                 f"Fix what {name} reports (see details): a broken backup system stops "
                 "producing restorable backups before anyone notices.",
                 profile,

@@ -505,7 +505,7 @@ def _signer_tips(
         return Finding(
             "node.signer.tips",
             Status.UNKNOWN,
-            bad or "unknown: signer's bitcoin tip (null in /info)",
+            f"unreadable {bad}" if bad else "unknown: signer's bitcoin tip (null in /info)",
             "The signer's /info has no bitcoin tip: it may be starting or cut off from bitcoind.",
             ev,
         )

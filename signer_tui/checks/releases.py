@@ -281,12 +281,14 @@ def _feed_status(feeds: Feeds, now: datetime) -> Finding:
         )
     if stale or failures:
         reason = stale[0].error_title if stale else failures[0]
+        # "repo: why" from the feed: the why leads, the repo is the detail.
+        where, _, why = reason.rpartition(": ")
         age = format_age(oldest)
         status = Status.WARN if (oldest or 0) > FEED_MAX_AGE or failures else Status.OK
         return Finding(
             "release.feed",
             status,
-            f"{reason}: cached feed, {age} old",
+            f"{why}: cached feed, {age} old" + (f" ({where})" if where else ""),
             "Release data comes from the on-disk cache because the live request failed.",
             details=tuple(("failed", f) for f in failures),
         )
@@ -305,7 +307,7 @@ def check_releases(
     if feeds_obs is None or not feeds_obs.ok:
         why = feeds_obs.error if feeds_obs is not None else "not fetched yet"
         return [
-            Finding(f"release.{name}", Status.UNKNOWN, f"{label}: feed {why}", "", ())
+            Finding(f"release.{name}", Status.UNKNOWN, f"feed {why}: {label}", "", ())
             for name, label in (
                 ("signer", "signer"),
                 ("stacks", "stacks-node"),

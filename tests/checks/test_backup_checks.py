@@ -207,7 +207,7 @@ def test_freshness_boundaries(age_h: float, status: Status, summary: str) -> Non
         # Running backups without an end time are not fresh backups.
         ((rec(None, ok=None), rec(30)), Status.CRIT, "TOO OLD: last good dump 30h ago (max 26h)"),
         ((rec(-0.05),), Status.OK, "last good dump 0s ago"),
-        ((rec(-2),), Status.WARN, "newest dump dated 2h in the future"),
+        ((rec(-2),), Status.WARN, "in the future: newest dump dated 2h ahead"),
     ],
 )
 def test_freshness_cases(records: tuple[BackupRecord, ...], status: Status, summary: str) -> None:
@@ -424,8 +424,8 @@ def test_tool_problems() -> None:
     )
     assert finding.status is Status.WARN
     assert finding.summary == (
-        "Barman: backup maximum age: FAILED (interval provided: 1 day, latest backup age: "
-        "2 days) (+1 more)"
+        "FAILED: backup maximum age (interval provided: 1 day, latest backup age: "
+        "2 days) (Barman) (+1 more)"
     )
     assert [v for _, v in finding.details] == list(problems)
 

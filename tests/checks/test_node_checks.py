@@ -696,7 +696,8 @@ def test_signer_tips_name_a_mistyped_field_of_info() -> None:
     found = signer_check(info=replace(obs, value=info))["node.signer.tips"]
     assert found.status is UNK
     assert found.summary == (
-        '/info field bitcoin.signer_tip.block_height: expected an integer or null, got "abc"'
+        'unreadable /info field bitcoin.signer_tip.block_height: expected an integer or null, '
+        'got "abc"'
     )
 
 

@@ -500,8 +500,8 @@ def test_whole_feed_observation_failed_makes_every_release_row_unknown(
     # No comparison row may survive on data it does not have.
     assert set(found) == {"release.signer", "release.stacks", "release.bitcoind"}
     assert {f.status for f in found.values()} == {UNK}
-    assert found["release.signer"].summary == f"signer: feed {why}"
-    assert found["release.bitcoind"].summary == f"Core: feed {why}"
+    assert found["release.signer"].summary == f"feed {why}: signer"
+    assert found["release.bitcoind"].summary == f"feed {why}: Core"
 
 
 def test_signer_revision_of_the_wrong_type_is_named() -> None:

@@ -29,7 +29,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from signer_tui.model import Finding, Observation, Status, utcnow
@@ -38,20 +38,17 @@ from signer_tui.pipeline.collector import Job, ProfileCollector
 from signer_tui.pipeline.scheduler import PollLoop
 from signer_tui.sources.catalog import BACKUPS
 from signer_tui.timeline import Timeline
-from signer_tui.ui import helptext
+from signer_tui.ui import helptext, keys
 from signer_tui.ui.screens.evidence import EvidenceScreen
 from signer_tui.ui.screens.help import HelpScreen
 from signer_tui.ui.screens.timeline import TimelineScreen
 from signer_tui.ui.theme import THEMES
+from signer_tui.ui.widgets.hints import HintBar
 from signer_tui.ui.widgets.pane import SPARKLINES, FindingsPane
-from signer_tui.ui.widgets.topbar import TopBar
+from signer_tui.ui.widgets.topbar import TopBar, profile_summary
 
-PANES = (
-    ("backup", "Backups", "backups"),
-    ("key", "Aggregate key", "key"),
-    ("node", "Node health", "nodes"),
-    ("release", "Releases & advisories", "releases"),
-)
+# (area, title, widget id): from the one table of panes and keys (signer_tui.ui.keys).
+PANES = tuple((area, title, pane_id) for area, title, pane_id, _key in keys.PANES)
 
 # Areas without a pane of their own are shown in Node health (e.g. internal errors).
 FALLBACK_AREA = "node"
@@ -76,35 +73,26 @@ class DemoHooks:
 
 
 class SignerCommands(Provider):
-    """Every action of the console, for the command palette."""
+    """Every action of the console, for the command palette, with the user's keys."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         app = self.app
         assert isinstance(app, SignerApp)
-        commands: list[tuple[str, str, Callable[[], Any]]] = [
-            ("Refresh now", "Poll every source of every profile now (r)", app.action_refresh),
-            (
-                "Refresh all, feeds too",
-                "Also re-fetch release feeds fetched recently (R)",
-                app.action_refresh_all,
-            ),
-            ("Show evidence", "Evidence of the highlighted row (Enter, w)", app.action_evidence),
-            ("Event timeline", "Every status change, exportable (t)", app.action_timeline),
-            ("Help", "Contextual help and every key (F1, ?)", app.action_help),
-            ("Focus Backups pane", "(1)", partial(app.action_focus_pane, "backups")),
-            ("Focus Aggregate key pane", "(2)", partial(app.action_focus_pane, "key")),
-            ("Focus Node health pane", "(3)", partial(app.action_focus_pane, "nodes")),
-            ("Focus Releases pane", "(4)", partial(app.action_focus_pane, "releases")),
-            ("Verify latest backup", "Restore it into a scratch PostgreSQL (v)", app.action_verify),
-            ("Runbooks", "Guided runbooks, open runs, approvals (g)", app.action_runbooks),
-            ("Quit", "Leave the console (q, F10)", app.action_quit),
-        ]
+        commands: list[tuple[str, str, Callable[[], Any]]] = []
+        for key in keys.KEYS:
+            if not key.palette or (key.demo_only and app.demo is None):
+                continue
+            shown = app.key_display(key.id)
+            commands.append(
+                (key.palette, f"{key.description} ({shown})", partial(app.run_action, key.action))
+            )
         if len(app.collectors) > 1:
+            shown = app.key_display("next-profile")
             for index, collector in enumerate(app.collectors):
                 commands.append(
                     (
                         f"Switch to profile {collector.name}",
-                        f"{collector.network} (p / F6 cycles)",
+                        f"{collector.network} ({shown} cycles)",
                         partial(app.select_profile, index),
                     )
                 )
@@ -132,28 +120,7 @@ class SignerApp(App[int]):
     TITLE = "signer-tui"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {SignerCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1,question_mark", "help", "Help", id="help"),
-        Binding("r,f5", "refresh", "Refresh", id="refresh"),
-        Binding("R", "refresh_all", "Refresh feeds too", id="refresh-all", show=False),
-        Binding("w", "evidence", "Evidence", id="evidence"),
-        Binding("t,f8", "timeline", "Timeline", id="timeline"),
-        Binding("p,f6", "next_profile", "Profile", id="next-profile"),
-        Binding(
-            "P,shift+f6", "previous_profile", "Prev profile", id="previous-profile", show=False
-        ),
-        Binding("1", "focus_pane('backups')", "Backups", id="focus-backups", show=False),
-        Binding("2", "focus_pane('key')", "Key", id="focus-key", show=False),
-        Binding("3", "focus_pane('nodes')", "Nodes", id="focus-nodes", show=False),
-        Binding("4", "focus_pane('releases')", "Releases", id="focus-releases", show=False),
-        Binding("v", "verify", "Verify backup", id="verify-backup", show=False),
-        Binding("colon,f2", "command_palette", "Commands", id="command-palette"),
-        Binding("i,f9", "incident", "Incident", id="incident"),
-        Binding("c", "copy", "Copy", id="copy", show=False),
-        Binding("g", "runbooks", "Runbooks", id="runbooks", show=False),
-        Binding("b", "finding_runbook", "Row's runbook", id="finding-runbook", show=False),
-        Binding("q,f10", "quit", "Quit", id="quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(keys.bindings())
 
     def __init__(
         self,
@@ -190,6 +157,7 @@ class SignerApp(App[int]):
         self.theme = theme
         # Animations cost bandwidth over SSH and help nobody at 3 a.m.
         self.animation_level = "none"
+        self.user_keymap = dict(keymap or {})
         if keymap:
             self.set_keymap(keymap)
 
@@ -200,7 +168,7 @@ class SignerApp(App[int]):
         with Grid(id="panes"):
             for area, title, pane_id in PANES:
                 yield FindingsPane(area, title, helptext.PANES[area], id=pane_id)
-        yield Footer()
+        yield HintBar(id="hints")
 
     def on_mount(self) -> None:
         self.query_one("#backups FindingsTable").focus()
@@ -306,7 +274,8 @@ class SignerApp(App[int]):
             for c in self.collectors
         ]
         note = "DEMO" if self.demo is not None else ""
-        self.query_one(TopBar).render_bar(statuses, self.current, now, note)
+        summary = profile_summary(self.findings.get(self.collector.name, []), now)
+        self.query_one(TopBar).render_bar(statuses, self.current, now, note, summary)
         if not panes:
             return
         findings = self.findings.get(self.collector.name, [])
@@ -322,6 +291,7 @@ class SignerApp(App[int]):
             ]
             pane.show(mine, now, wide)
             pane.show_series(series)
+        self.update_hints()
 
     def on_resize(self) -> None:
         self.render_all()
@@ -338,6 +308,44 @@ class SignerApp(App[int]):
 
     def action_focus_pane(self, pane_id: str) -> None:
         self.query_one(f"#{pane_id} FindingsTable").focus()
+
+    def action_jump_worst(self) -> None:
+        """Focus the pane holding the worst finding of the profile and put the cursor on it."""
+        panes = list(self.query(FindingsPane))
+        best: tuple[int, int, FindingsPane, Finding] | None = None
+        for order, pane in enumerate(panes):
+            if pane.table.findings and pane.now is not None:
+                top = pane.table.findings[0]  # panes sort worst first
+                rank = top.effective_status(pane.now).rank
+                if best is None or rank > best[0]:
+                    best = (rank, order, pane, top)
+        if best is None:
+            self.notify("Nothing to jump to yet: wait for the first poll.", timeout=2)
+            return
+        _rank, _order, pane, finding = best
+        pane.table.focus()
+        pane.select_finding(finding.id)
+        self.update_hints()
+
+    def key_display(self, key_id: str) -> str:
+        """The first key bound to `key_id`, as the user's keymap has it ('x', 'F4')."""
+        chosen = self.user_keymap.get(key_id) or keys.by_id(key_id).keys
+        first = chosen.split(",")[0].strip()
+        return self.get_key_display(Binding(first, "", ""))
+
+    def update_hints(self) -> None:
+        pane = self.focused_pane()
+        finding = pane.selected() if pane else None
+        status = finding.effective_status(self.clock()) if finding is not None else None
+        with contextlib.suppress(Exception):
+            self.query_one(HintBar).show_hints(self, status)
+
+    def on_descendant_focus(self) -> None:
+        self.update_hints()
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.update_hints()
 
     def action_evidence(self) -> None:
         pane = self.focused_pane()
@@ -439,7 +447,7 @@ class SignerApp(App[int]):
         if self.demo is None:
             return
         message = self.demo.inject(name)
-        self.notify(message, title="Demo incident", timeout=6)
+        self.notify(message, title="Demo incident", timeout=4)
         self.action_refresh()
 
     # -- lifecycle -----------------------------------------------------------------------

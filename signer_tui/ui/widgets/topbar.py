@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from rich.text import Text
 from textual.widgets import Static
 
-from signer_tui.model import Status
+from signer_tui import format as fmt
+from signer_tui.model import Finding, Status, age_of
 from signer_tui.ui.theme import status_style
 
 
@@ -18,7 +20,9 @@ class TopBar(Static):
         current: int,
         now: datetime,
         note: str = "",
+        summary: str = "",
     ) -> None:
+        """`summary` is the current profile's one-liner (`profile_summary`)."""
         app = self.app
         worst = Status.worst(s for _, s in profiles) if profiles else Status.UNKNOWN
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -32,6 +36,8 @@ class TopBar(Static):
             )
             text.append(" ")
             text.append(status.value, style=status_style(app, status))
+            if current_one and summary:
+                text.append(f" {summary}", style="dim")
         if note:
             text.append("  ")
             text.append(f" {note} ", style="reverse")
@@ -42,3 +48,17 @@ class TopBar(Static):
             text.append(" " * pad)
             text.append(clock, style="dim")
         self.update(text)
+
+
+def profile_summary(findings: list[Finding], now: datetime) -> str:
+    """Counts by status, worst first, and the age of the oldest data: '1 CRIT 2 WARN 9 OK,
+    oldest 4m'. Empty before the first poll."""
+    if not findings:
+        return ""
+    counts = Counter(f.effective_status(now) for f in findings)
+    order = sorted(counts, key=lambda s: -s.rank)
+    words = " ".join(f"{counts[s]} {s.value}" for s in order)
+    ages = [age_of(f.data_time, now) for f in findings]
+    known = [a for a in ages if a is not None]
+    oldest = f", oldest {fmt.age(max(known))}" if known else ""
+    return words + oldest

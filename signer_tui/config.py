@@ -416,25 +416,28 @@ THEMES = (
 )
 
 # Binding ids the keymap may override (the UI defines these bindings).
+# The console's keymap ids; signer_tui/ui/keys.py (Textual) holds the table they come from
+# and tests/tui/test_keys_and_cursor.py keeps the two equal.
 KEYMAP_IDS = (
-    "help",
-    "refresh",
-    "refresh-all",
+    "quit",
     "evidence",
-    "timeline",
-    "next-profile",
-    "previous-profile",
+    "worst",
     "focus-backups",
     "focus-key",
     "focus-nodes",
     "focus-releases",
     "verify-backup",
+    "timeline",
+    "help",
     "command-palette",
-    "copy",
-    "quit",
-    "incident",
+    "refresh",
+    "refresh-all",
+    "next-profile",
+    "previous-profile",
     "runbooks",
     "finding-runbook",
+    "copy",
+    "incident",
 )
 
 

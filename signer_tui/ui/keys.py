@@ -43,7 +43,7 @@ KEYS = (
     ),
     Key(
         "worst",
-        "x,f4",
+        "exclamation_mark,f4",
         "jump_worst",
         "jump to the worst finding of any pane",
         "worst",
@@ -77,7 +77,7 @@ KEYS = (
     ),
     Key(
         "help",
-        "f1,question_mark",
+        "question_mark,f1",
         "help",
         "help for the focused pane and every key",
         "help",

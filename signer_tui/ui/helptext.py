@@ -92,6 +92,5 @@ def _rows_of(app: Any, area: str) -> list[str]:
     if now is None:
         return []
     return [
-        f"* `{f.id}` — {f.effective_status(now).value}: {fmt.fit(f.summary, 60)}"
-        for f in findings
+        f"* `{f.id}` — {f.effective_status(now).value}: {fmt.fit(f.summary, 60)}" for f in findings
     ]

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import ColumnKey
 
 from signer_tui import format as fmt
 from signer_tui.model import Status, utcnow
@@ -28,7 +29,7 @@ STATUSES: tuple[str | None, ...] = (None, "CRIT", "WARN", "UNKNOWN", "OK")
 class TimelineScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="close"),
-        Binding("enter", "open_event", "Evidence then", id="open-event", show=False),
+        Binding("enter", "open_event", "Evidence then", id="open-event"),
         Binding("f", "cycle_area", "Pane filter", id="filter-pane"),
         Binding("s", "cycle_status", "Status filter", id="filter-status"),
         Binding("m", "export('markdown')", "Export .md", id="export-markdown"),
@@ -53,7 +54,7 @@ class TimelineScreen(Screen[None]):
         table.add_column("time", key="time", width=8)
         table.add_column("change", key="change", width=14)
         table.add_column("check", key="check", width=22)
-        table.add_column("summary", key="summary")
+        table.add_column("summary", key="summary", width=20)
         self.fill()
         table.focus()
 
@@ -62,7 +63,10 @@ class TimelineScreen(Screen[None]):
         table.clear()
         self.shown = list(reversed(self.timeline.filtered(self.area, self.status)))
         # The summary column takes what the others leave: it is cut at a word, never mid-word.
-        width = max(20, (self.size.width or 80) - 8 - 14 - 22 - 2)
+        # Four columns of padding (one cell each side) and the scrollbar.
+        width = max(20, (self.size.width or 80) - 8 - 14 - 22 - 2 * 4 - 1)
+        table.columns[ColumnKey("summary")].width = width
+        table.columns[ColumnKey("summary")].auto_width = False
         for event in self.shown:
             new = Status(event.new)
             change = Text(f"{(event.old or '·')[:4]}→", style="dim")
@@ -80,8 +84,7 @@ class TimelineScreen(Screen[None]):
         pane = self.area or "all panes"
         status = self.status or "every status"
         self.query_one("#timeline-title", Static).update(
-            f" Timeline, newest first: {fmt.count(len(self.shown), 'event')} ({pane}, {status})"
-            " · Enter: evidence then"
+            f" Timeline: {fmt.count(len(self.shown), 'event')}, newest first ({pane}, {status})"
         )
 
     def _profiles(self) -> set[str]:

@@ -194,9 +194,8 @@ class DemoStack:
             self._later(ROTATION_DB_AFTER, db_catches_up)
             self._later(ROTATION_VERIFIED_AFTER, verified)
             return (
-                f"{profile}: the registry now holds a key the signer's DB does not know (CRIT). "
-                f"In {ROTATION_DB_AFTER:.0f} s the DB gets it unverified (WARN), "
-                f"{ROTATION_VERIFIED_AFTER:.0f} s from now it is verified (OK)."
+                f"{profile}: chain key rotated. CRIT now; WARN once the DB has it "
+                f"({ROTATION_DB_AFTER:.0f} s); OK when verified ({ROTATION_VERIFIED_AFTER:.0f} s)."
             )
         if name == "stall-bitcoind":
             state.stall_bitcoin()

@@ -112,26 +112,31 @@ def fit(text: str, width: int) -> str:
 
 # Words that carry a verdict in a summary. A summary must show its first one inside the
 # narrowest pane column (80x24); tests/tui/test_summary_fit.py holds every check to it.
-VERDICT_WORDS = (
-    # bad
-    "MISMATCH", "DISAGREE", "DIFFERS", "LATE", "TOO OLD", "FAILED", "BAD", "stale", "refused",
-    "failed", "timed out", "unreachable", "unavailable", "rate limited", "behind", "unchanged",
-    "stalled", "bad", "missing", "differs", "gap", "gaps", "smaller", "larger", "suspicious",
-    "warning", "down", "world-readable", "readable", "listen", "publishes", "exposed",
-    "advisory", "security", "CVE", "vulnerable", "not", "no", "cannot", "could not", "never",
-    "without", "denied", "authentication failed", "initial", "download", "transition",
-    "unverified", "volatile", "accepts", "is on", "at its size cap", "empty", "do not upgrade",
-    "out", "needs", "need", "nan", "none", "in the future",
-    # unknown / waiting
-    "unknown", "inconclusive", "watching", "waiting", "pre-DKG",
-    # good
-    "OK", "matches", "match", "intact", "synced", "latest", "at tip", "verified", "moved",
-    "is off", "off", "only", "deny", "default deny", "answer", "kept", "synchronised",
-    "hardware-backed", "in sync", "stuck", "pruned", "ahead", "warming up", "deletes",
-    "also feeds", "listed by anyone", "non-hardware", "may log in", "lists", "too old",
-    "unexpected", "too close", "remote clients", "shipped", "expected", "nothing to compare",
-    "plain-text", "group-readable", "permitted", "may ask for a password", "private key",
-    "not checked", "not inspected", "not judged", "unreadable", "too short", "does not exist",
+VERDICT_WORDS = tuple(
+    word.strip()
+    for line in """
+    bad:
+    MISMATCH, DISAGREE, DIFFERS, LATE, TOO OLD, FAILED, BAD, stale, refused,
+    failed, timed out, unreachable, unavailable, rate limited, behind, unchanged,
+    stalled, bad, missing, differs, gap, gaps, smaller, larger, suspicious,
+    warning, down, world-readable, readable, listen, publishes, exposed,
+    advisory, security, CVE, vulnerable, not, no, cannot, could not, never,
+    without, denied, authentication failed, initial, download, transition,
+    unverified, volatile, accepts, is on, at its size cap, empty, do not upgrade,
+    out, needs, need, nan, none, in the future,
+    unknown / waiting:
+    unknown, inconclusive, watching, waiting, pre-DKG,
+    good:
+    OK, matches, match, intact, synced, latest, at tip, verified, moved,
+    is off, off, only, deny, default deny, answer, kept, synchronised,
+    hardware-backed, in sync, stuck, pruned, ahead, warming up, deletes,
+    also feeds, listed by anyone, non-hardware, may log in, lists, too old,
+    unexpected, too close, remote clients, shipped, expected, nothing to compare,
+    plain-text, group-readable, permitted, may ask for a password, private key,
+    not checked, not inspected, not judged, unreadable, too short, does not exist,
+""".splitlines()
+    for word in line.split(":")[-1].split(",")
+    if word.strip()
 )
 _VERDICT = re.compile(
     r"(?<![\w-])("

@@ -254,12 +254,12 @@ class SignerApp(App[int]):
     def action_refresh(self) -> None:
         moved = self.refresh_sources()
         total = len(self.pipeline.jobs())
-        kept = "" if moved >= total else " (recent release feeds kept: R re-fetches them)"
-        self.notify(f"Refreshing {moved} of {total} sources{kept}…", timeout=2)
+        kept = "" if moved >= total else " (R: feeds too)"
+        self.notify(f"Refreshing {moved}/{total} sources{kept}", timeout=2)
 
     def action_refresh_all(self) -> None:
         moved = self.refresh_sources(force=True)
-        self.notify(f"Refreshing {moved} sources, release feeds too…", timeout=2)
+        self.notify(f"Refreshing {moved} sources, feeds too", timeout=2)
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -447,7 +447,7 @@ class SignerApp(App[int]):
         if self.demo is None:
             return
         message = self.demo.inject(name)
-        self.notify(message, title="Demo incident", timeout=4)
+        self.notify(message, timeout=4)
         self.action_refresh()
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -83,7 +83,11 @@ def test_bitcoind_healthy_is_ok_everywhere() -> None:
     ("obs", "reachable", "summary"),
     [
         (down("bitcoind"), CRIT, "connection refused: bitcoind"),
-        (down("bitcoind", SourceAuthError("authentication failed")), CRIT, "authentication failed: bitcoind"),
+        (
+            down("bitcoind", SourceAuthError("authentication failed")),
+            CRIT,
+            "authentication failed: bitcoind",
+        ),
         (down("bitcoind", SourceTimeout()), CRIT, "timed out: bitcoind"),
         (
             down("bitcoind", SourceWarmingUp("warming up", "Loading block index…")),
@@ -696,7 +700,7 @@ def test_signer_tips_name_a_mistyped_field_of_info() -> None:
     found = signer_check(info=replace(obs, value=info))["node.signer.tips"]
     assert found.status is UNK
     assert found.summary == (
-        'unreadable /info field bitcoin.signer_tip.block_height: expected an integer or null, '
+        "unreadable /info field bitcoin.signer_tip.block_height: expected an integer or null, "
         'got "abc"'
     )
 

@@ -399,7 +399,9 @@ def test_log_retention_docker_and_dirs() -> None:
     old_dir = LogDirFacts("/var/log/sbtc", NOW - timedelta(days=120), 40)
     new_dir = LogDirFacts("/var/log/stacks", NOW - timedelta(days=10), 4)
     f = one("posture.logs.retention", healthy(log_dirs=(old_dir, new_dir)))
-    assert f.status is Status.WARN and "too short: /var/log/stacks oldest file 10 d old" in f.summary
+    assert (
+        f.status is Status.WARN and "too short: /var/log/stacks oldest file 10 d old" in f.summary
+    )
     assert one("posture.logs.retention", healthy(log_dirs=(old_dir,))).status is Status.OK
 
 

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -49,6 +49,9 @@ from signer_tui.ui.widgets.topbar import TopBar, profile_summary
 
 # (area, title, widget id): from the one table of panes and keys (signer_tui.ui.keys).
 PANES = tuple((area, title, pane_id) for area, title, pane_id, _key in keys.PANES)
+
+# No key for this long: the next one is "coming back to look" (see `SignerApp.looked`).
+IDLE_SECONDS = 60.0
 
 # Areas without a pane of their own are shown in Node health (e.g. internal errors).
 FALLBACK_AREA = "node"
@@ -158,6 +161,9 @@ class SignerApp(App[int]):
         # Animations cost bandwidth over SSH and help nobody at 3 a.m.
         self.animation_level = "none"
         self.user_keymap = dict(keymap or {})
+        self.last_key_at: float | None = None
+        self._last_key_event: events.Key | None = None
+        self.seen_statuses: dict[tuple[str, str], str] = {}
         if keymap:
             self.set_keymap(keymap)
 
@@ -281,6 +287,7 @@ class SignerApp(App[int]):
         findings = self.findings.get(self.collector.name, [])
         wide = self.is_wide()
         pane_areas = {area for area, _t, _i in PANES}
+        changed = self.changed_since_look(findings, now)
         series = {name: self.collector.series_values(name) for name, _label in SPARKLINES}
         for area, _title, pane_id in PANES:
             pane = self.query_one(f"#{pane_id}", FindingsPane)
@@ -289,6 +296,7 @@ class SignerApp(App[int]):
                 for f in findings
                 if f.area == area or (area == FALLBACK_AREA and f.area not in pane_areas)
             ]
+            pane.changed = changed
             pane.show(mine, now, wide)
             pane.show_series(series)
         self.update_hints()
@@ -326,6 +334,42 @@ class SignerApp(App[int]):
         pane.table.focus()
         pane.select_finding(finding.id)
         self.update_hints()
+
+    # -- "what changed since I last looked" ------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key reaches the App first and again as it bubbles back up: count it once.
+        if isinstance(event, events.Key) and event is not self._last_key_event:
+            self._last_key_event = event
+            self.looked(time.monotonic())
+        await super().on_event(event)
+
+    def looked(self, at: float) -> None:
+        """A key press. While the operator is at the keyboard the baseline follows the
+        screen; the first key after an idle spell keeps it, so the marks survive the look
+        that comes back to them (the next key clears them)."""
+        idle = self.last_key_at is not None and at - self.last_key_at > IDLE_SECONDS
+        self.last_key_at = at
+        if idle:
+            return
+        now = self.clock()
+        self.seen_statuses = {
+            (c.name, f.id): f.effective_status(now).value
+            for c in self.collectors
+            for f in self.findings[c.name]
+        }
+        if any(pane.changed for pane in self.query(FindingsPane)):
+            self.render_all()
+
+    def changed_since_look(self, findings: list[Finding], now: datetime) -> set[str]:
+        if not self.seen_statuses:
+            return set()
+        name = self.collector.name
+        return {
+            f.id
+            for f in findings
+            if self.seen_statuses.get((name, f.id)) != f.effective_status(now).value
+        }
 
     def key_display(self, key_id: str) -> str:
         """The first key bound to `key_id`, as the user's keymap has it ('x', 'F4')."""

@@ -120,3 +120,47 @@ async def test_footer_help_and_palette_follow_the_keymap(stack: Stack) -> None:
         helps = {title: text for title, text, _cb in provider._commands()}
         assert helps["Jump to the worst finding"].endswith("(z)")
         assert helps["Verify latest backup"].endswith("(V)")
+
+
+def test_evidence_never_splits_a_key_or_url() -> None:
+    from signer_tui.ui.screens.evidence import wrap_at_spaces
+
+    key = "02" + "ab" * 32
+    url = "http://127.0.0.1:20443/v2/contracts/call-read/SM3VDXK3WZZSA84XXFKAFAF15NNZX32CTSG82JFQ4/sbtc-registry"
+    text = f"Advice: compare {key} with the chain at {url} before anything else, then escalate."
+    wrapped = wrap_at_spaces(text, 40)
+    assert all(len(line) <= 40 or " " not in line.strip() for line in wrapped.splitlines())
+    assert key in wrapped.split() and url in wrapped.split()
+
+
+async def test_rows_changed_since_the_operator_last_looked_are_marked(stack: Stack) -> None:
+    from signer_tui.ui import app as app_module
+
+    app = make_app(stack.config(), stack.tmp, autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        now = app.clock()
+        name = app.collector.name
+        app.findings[name] = [
+            finding("key.node", Status.OK, now),
+            finding("key.api", Status.OK, now),
+        ]
+        app.render_all()
+        await pilot.press("2")  # at the keyboard: the baseline is what is on screen
+        pane = app.query_one("#key", FindingsPane)
+        assert pane.changed == set()
+        # The operator walks away; key.api goes CRIT meanwhile.
+        assert app.last_key_at is not None
+        app.last_key_at -= app_module.IDLE_SECONDS + 1
+        app.findings[name] = [
+            finding("key.node", Status.OK, now),
+            finding("key.api", Status.CRIT, now),
+        ]
+        app.render_all()
+        assert pane.changed == {"key.api"}
+        assert str(pane.table.get_row("key.api")[1]).startswith("• ")
+        await pilot.press("down")  # coming back: the mark stays for this look
+        assert pane.changed == {"key.api"}
+        await pilot.press("up")  # the next key: seen
+        await pilot.pause()
+        assert pane.changed == set()
+        assert not str(pane.table.get_row("key.api")[1]).startswith("• ")

@@ -79,6 +79,8 @@ class FindingsPane(Vertical):
         self.border_title = title
         self.worst: Status = Status.UNKNOWN
         self.now: datetime | None = None
+        # Finding ids whose status changed since the operator last looked (set by the app).
+        self.changed: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield FindingsTable(id=f"{self.id}-table")
@@ -163,8 +165,13 @@ class FindingsPane(Vertical):
         word = "STALE" if stale and shown is not finding.status else shown.value
         cells = [
             Text(word.ljust(STATUS_WIDTH), style=status_style(self.app, shown)),
-            # Cut at a word, never mid-verdict; the detail line has the whole text.
-            Text(fmt.fit(finding.summary, summary_width), no_wrap=True),
+            # Cut at a word, never mid-verdict; the detail line has the whole text. "•": changed
+            # since the operator last looked.
+            Text(
+                ("• " if finding.id in self.changed else "")
+                + fmt.fit(finding.summary, summary_width - 2 * (finding.id in self.changed)),
+                no_wrap=True,
+            ),
         ]
         if source_width:
             # The first word names the service; the rest (hosts, paths) is in the evidence.

@@ -163,6 +163,7 @@ class SignerApp(App[int]):
         self.user_keymap = dict(keymap or {})
         self.last_key_at: float | None = None
         self._last_key_event: events.Key | None = None
+        self._returned = False
         self.seen_statuses: dict[tuple[str, str], str] = {}
         if keymap:
             self.set_keymap(keymap)
@@ -345,11 +346,12 @@ class SignerApp(App[int]):
         await super().on_event(event)
 
     def looked(self, at: float) -> None:
-        """A key press. While the operator is at the keyboard the baseline follows the
-        screen; the first key after an idle spell keeps it, so the marks survive the look
-        that comes back to them (the next key clears them)."""
+        """A key press. The baseline is what the screen showed at the last key press; the
+        first key after an idle spell keeps it, so the marks survive the look that comes back
+        to them (the next key clears them)."""
         idle = self.last_key_at is not None and at - self.last_key_at > IDLE_SECONDS
         self.last_key_at = at
+        self._returned = idle
         if idle:
             return
         now = self.clock()
@@ -362,7 +364,12 @@ class SignerApp(App[int]):
             self.render_all()
 
     def changed_since_look(self, findings: list[Finding], now: datetime) -> set[str]:
-        if not self.seen_statuses:
+        """Rows whose status differs from the last look, shown only once the operator has
+        been away (idle) and on the first key back."""
+        if not self.seen_statuses or self.last_key_at is None:
+            return set()
+        away = time.monotonic() - self.last_key_at > IDLE_SECONDS
+        if not (away or self._returned):
             return set()
         name = self.collector.name
         return {

@@ -69,7 +69,7 @@ def wrap_at_spaces(text: str, width: int) -> str:
         out += textwrap.wrap(
             line,
             width,
-            subsequent_indent=indent + "  ",
+            subsequent_indent=indent,
             break_long_words=False,
             break_on_hyphens=False,
         )
@@ -90,8 +90,8 @@ class EvidenceScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="evidence-box") as box:
             box.border_title = f"Evidence — {self.finding.id}"
-            # 90% of the screen, less border, padding and scrollbar.
-            width = max(30, int(self.app.size.width * 0.9) - 5)
+            # 90% of the screen, less border (2), padding (2) and scrollbar (2).
+            width = max(30, int(self.app.size.width * 0.9) - 6)
             yield Static(wrap_at_spaces(self.text, width), id="evidence-text", markup=False)
         yield Footer()
 

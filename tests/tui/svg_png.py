@@ -23,6 +23,5 @@ def to_png(svg: Path, png: Path | None = None, width: int = 1400) -> Path:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1]) if sys.argv[1:2] == ["-o"] else None
     for name in sys.argv[1:]:
         print(to_png(Path(name)))

@@ -61,7 +61,18 @@ class TimelineScreen(Screen[None]):
     def fill(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        self.shown = list(reversed(self.timeline.filtered(self.area, self.status)))
+        # Newest first; events of one moment worst first, whatever order the polls ended in,
+        # and a "started" below what it started with.
+        self.shown = sorted(
+            self.timeline.filtered(self.area, self.status),
+            key=lambda e: (
+                e.at,
+                not e.finding_id.endswith("started"),
+                Status(e.new).rank,
+                e.finding_id,
+            ),
+            reverse=True,
+        )
         # The summary column takes what the others leave: it is cut at a word, never mid-word.
         # Four columns of padding (one cell each side) and the scrollbar.
         width = max(20, (self.size.width or 80) - 8 - 14 - 22 - 2 * 4 - 1)

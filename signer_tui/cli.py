@@ -331,6 +331,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from signer_tui import demo
 
+    usage = _demo_usage_error(args)
+    if usage:
+        err(f"signer-tui demo: error: {usage} (see `signer-tui demo --help`)")
+        return EXIT_USAGE
     if args.web:
         return _demo_web(args)
     # SIGTERM/SIGHUP while the stack starts must still tear it down (finally below).
@@ -355,14 +359,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
         app = SignerApp(
             pipeline,
             theme=args.theme or "signer-dark",
-            state_dir=demo.demo_state_dir(),
+            state_dir=stack.state_dir,
             demo=DemoHooks(list(demo.INCIDENTS), stack.inject),
-            verify_request=demo.verify_request,
+            verify_request=demo.verify_request_for(stack),
         )
         app.run()
         return app.return_code or EXIT_OK
     finally:
         stack.stop()
+
+
+def _demo_usage_error(args: argparse.Namespace) -> str:
+    """What is wrong with the demo's options, checked before anything starts ("" if none)."""
+    if args.json and not args.once:
+        return "--json needs --once (the console itself is interactive)"
+    if args.web and args.once:
+        return "--web and --once do not go together"
+    if args.web:
+        if not 1 <= args.port <= 65535:
+            return f"--port {args.port} is not a TCP port (1-65535)"
+        import socket
+
+        # textual-serve would fail later with a traceback: try the address first.
+        try:
+            with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((args.host, args.port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            return f"cannot listen on {args.host}:{args.port}: {reason} (pick another --port)"
+    return ""
 
 
 def _demo_web(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from signer_tui import format as fmt
 from signer_tui import sanitize, sbtc, yamlsafe
 from signer_tui.locations import CONFIG_ENV
 
@@ -97,11 +98,8 @@ def _strings(value: Any) -> Iterator[str]:
             yield from (key, item) if isinstance(key, str) else (item,)
 
 
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+# One formatter for the whole console (signer_tui.format); kept here for its importers.
+format_duration = fmt.duration
 
 
 def redact_url(url: str) -> str:
@@ -456,25 +454,28 @@ THEMES = (
 )
 
 # Binding ids the keymap may override (the UI defines these bindings).
+# The console's keymap ids; signer_tui/ui/keys.py (Textual) holds the table they come from
+# and tests/tui/test_keys_and_cursor.py keeps the two equal.
 KEYMAP_IDS = (
-    "help",
-    "refresh",
-    "refresh-all",
+    "quit",
     "evidence",
-    "timeline",
-    "next-profile",
-    "previous-profile",
+    "worst",
     "focus-backups",
     "focus-key",
     "focus-nodes",
     "focus-releases",
     "verify-backup",
+    "timeline",
+    "help",
     "command-palette",
-    "copy",
-    "quit",
-    "incident",
+    "refresh",
+    "refresh-all",
+    "next-profile",
+    "previous-profile",
     "runbooks",
     "finding-runbook",
+    "copy",
+    "incident",
 )
 
 

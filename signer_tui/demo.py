@@ -3,7 +3,8 @@
 Everything runs on loopback and in one temp dir: the simulators of a mainnet- and a
 testnet-like signer, a throwaway PostgreSQL (system binaries when present, else the embedded
 one) with two seeded signer databases, and two weeks of daily dumps per profile (one of them
-truncated). State (timeline, verification history) goes to the XDG state dir under `demo`.
+truncated). State (timeline, verification history) is the run's own, in that temp dir: a new
+demo never inherits an old one's verdicts.
 Everything is stopped and removed on exit, Ctrl-C, SIGTERM or a lost terminal.
 """
 
@@ -22,7 +23,6 @@ from typing import Any
 
 import psycopg
 
-from signer_tui import locations
 from signer_tui.checks.network_facts import load_facts
 from signer_tui.config import Settings
 from signer_tui.credentials import SecretStore
@@ -35,8 +35,6 @@ from signer_tui.sim.state import fake_key as make_key
 from signer_tui.sources.feedcache import FeedCache
 from signer_tui.terminal_watchdog import TerminalWatchdog
 from signer_tui.verify.cluster import ScratchCluster
-
-NAMESPACE = "demo"
 
 # (name, what the operator will see)
 INCIDENTS = (
@@ -194,6 +192,17 @@ class DemoStack:
             encoding="utf-8",
         )
 
+    @property
+    def state_dir(self) -> Path:
+        """Timeline and verification history of this demo run only (removed with the root)."""
+        return self.root / "state"
+
+    @property
+    def history_path(self) -> Path:
+        from signer_tui.verify.history import FILE_NAME
+
+        return self.state_dir / FILE_NAME
+
     # -- incidents -----------------------------------------------------------------------
 
     def _later(self, delay: float, action: Callable[[], None]) -> None:
@@ -224,9 +233,8 @@ class DemoStack:
             self._later(ROTATION_DB_AFTER, db_catches_up)
             self._later(ROTATION_VERIFIED_AFTER, verified)
             return (
-                f"{profile}: the registry now holds a key the signer's DB does not know (CRIT). "
-                f"In {ROTATION_DB_AFTER:.0f} s the DB gets it unverified (WARN), "
-                f"{ROTATION_VERIFIED_AFTER:.0f} s from now it is verified (OK)."
+                f"{profile}: chain key rotated. CRIT now; WARN once the DB has it "
+                f"({ROTATION_DB_AFTER:.0f} s); OK when verified ({ROTATION_VERIFIED_AFTER:.0f} s)."
             )
         if name == "stall-bitcoind":
             state.stall_bitcoin()
@@ -388,27 +396,31 @@ def deferred_signals() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
-def history_reader(profile: str) -> list[Any]:
+def history_reader_for(stack: DemoStack) -> Callable[[str], list[Any]]:
+    """The demo's verification history: in its own temp dir, fresh each run, so a new demo
+    never opens CRIT over a mismatch an earlier demo recorded."""
     from signer_tui.verify import history
 
-    return history.read(profile, path=history.history_path(NAMESPACE))
+    def read(profile: str) -> list[Any]:
+        return history.read(profile, path=stack.history_path)
+
+    return read
 
 
-def verify_request(collector: Any) -> Any:
+def verify_request_for(stack: DemoStack) -> Callable[[Any], Any]:
     """What the Backups pane's `v` runs in the demo: the demo's own history file."""
-    from signer_tui.verify.history import history_path
-    from signer_tui.verify.run import VerifyRequest
 
-    return VerifyRequest(
-        latest=True,
-        profile=collector.profile,
-        secrets=SecretStore(),
-        history_path=history_path(NAMESPACE),
-    )
+    def request(collector: Any) -> Any:
+        from signer_tui.verify.run import VerifyRequest
 
+        return VerifyRequest(
+            latest=True,
+            profile=collector.profile,
+            secrets=SecretStore(),
+            history_path=stack.history_path,
+        )
 
-def demo_state_dir() -> Path:
-    return locations.state_dir(NAMESPACE)
+    return request
 
 
 def build(stack: DemoStack) -> Any:
@@ -419,7 +431,7 @@ def build(stack: DemoStack) -> Any:
     return build_pipeline(
         stack.settings(),
         SecretStore(),
-        history_reader=history_reader,
+        history_reader=history_reader_for(stack),
         feed_cache=stack.feed_cache(),
         builders={HOST: _simulated_host},
     )

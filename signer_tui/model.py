@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
+from signer_tui import format as fmt
 from signer_tui import sanitize
 
 T = TypeVar("T")
@@ -147,18 +148,8 @@ class Observation(Generic[T]):
         return self.value if self.error is None else None
 
 
-def format_age(seconds: float | None) -> str:
-    """A compact age for narrow columns: '12s', '4m', '3h', '2d'."""
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{int(seconds)}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m"
-    if seconds < 86400 * 2:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
+# One formatter for the whole console (signer_tui.format); kept here for its importers.
+format_age = fmt.age
 
 
 def age_of(when: datetime | None, now: datetime) -> float | None:

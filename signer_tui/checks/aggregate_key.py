@@ -88,7 +88,7 @@ def compare_with_chain(
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"{label}: {why}",
+            f"{why}: {label}",
             f"The chain key could not be read from the {label}; check that it is reachable.",
             evidence,
         )
@@ -97,7 +97,7 @@ def compare_with_chain(
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"signer DB: {why}",
+            f"{why}: signer DB",
             "The signer database could not be read; check the db section and credentials.",
             evidence,
         )
@@ -148,7 +148,8 @@ def compare_sources(
         if obs is None or not obs.ok
     ]
     if missing:
-        text = "; ".join(f"{label}: {why}" for label, why in missing)
+        # The reason first: "connection refused (own node); not read yet (API)".
+        text = "; ".join(f"{why} ({label})" for label, why in missing)
         return Finding(
             "key.sources",
             Status.UNKNOWN,
@@ -166,7 +167,7 @@ def compare_sources(
     return Finding(
         "key.sources",
         Status.CRIT,
-        f"CHAIN SOURCES DISAGREE: node {short(node_key)} ≠ API {short(api_key)}",
+        f"DISAGREE: own node ≠ API, {short(node_key)} vs {short(api_key)}",
         "Your own Stacks node and the independent API report different registry keys: one is "
         "lying or on a fork. Check the node's sync and peers before trusting either.",
         evidence,

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from signer_tui import format as fmt
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.config import Profile
 from signer_tui.model import Evidence, Finding, Status, clean_text
@@ -43,31 +44,19 @@ Check = Callable[..., list[Finding]]
 # -- formatting ----------------------------------------------------------------------------
 
 
-def span(seconds: float) -> str:
-    """A duration for a narrow pane: '45 s', '12 min', '3.5 h', '2 d'."""
-    seconds = max(0.0, seconds)
-
-    def trimmed(value: float) -> str:
-        return f"{math.floor(value * 10) / 10:.1f}".removesuffix(".0")
-
-    if seconds < 90:
-        return f"{int(seconds)} s"
-    if seconds < 90 * 60:
-        return f"{int(seconds // 60)} min"
-    if seconds < 48 * 3600:
-        return f"{trimmed(seconds / 3600)} h"
-    return f"{trimmed(seconds / 86400)} d"
+# One vocabulary with the rest of the console (signer_tui.format): '45s', '12m', '16h', '2d'.
+span = fmt.age
+size_text = fmt.size
 
 
-def size_text(size: int) -> str:
-    """Binary units, as `ls -lh` and `du -h` show them."""
-    value = float(size)
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    exponent = 0
-    while value >= 1024 and exponent < len(units) - 1:
-        value /= 1024
-        exponent += 1
-    return f"{size} B" if exponent == 0 else f"{value:.1f} {units[exponent]}"
+def _problem_first(problem: str) -> str:
+    """Barman's "backup maximum age: FAILED (...)" as "FAILED: backup maximum age (...)", so
+    the verdict survives a narrow column."""
+    label, sep, rest = problem.partition(": ")
+    verdict, paren, tail = rest.partition(" (")
+    if not sep or not verdict.isupper():
+        return problem
+    return f"{verdict}: {label}" + (f" ({tail}" if paren else "")
 
 
 def _word(inventory: BackupInventory | None, profile: Profile) -> str:
@@ -276,7 +265,7 @@ def freshness(
             _finding(
                 fid,
                 Status.WARN,
-                f"newest {word} dated {span(-age)} in the future",
+                f"in the future: newest {word} dated {span(-age)} ahead",
                 "Check the clocks of the backup host and this host (NTP): a future timestamp "
                 "hides how old the backup really is.",
                 profile,
@@ -289,11 +278,11 @@ def freshness(
         summary = f"last good {word} {span(age)} ago"
     elif age <= crit_after:
         status = Status.WARN
-        summary = f"last good {word} {span(age)} ago: LATE (every {span(cadence)})"
+        summary = f"LATE: last good {word} {span(age)} ago (every {span(cadence)})"
         advice = f"The scheduled {word} is late: check that the backup job ran and succeeded."
     else:
         status = Status.CRIT
-        summary = f"last good {word} {span(age)} ago: TOO OLD (max {span(crit_after)})"
+        summary = f"TOO OLD: last good {word} {span(age)} ago (max {span(crit_after)})"
         advice = (
             f"Take a {word} now, then fix the schedule: the signer DB (with its key shares) "
             "is not protected by a recent backup."
@@ -320,7 +309,7 @@ def size(
             _finding(
                 fid,
                 Status.UNKNOWN,
-                f"fewer than two good {word}s with a size: nothing to compare",
+                f"nothing to compare: fewer than two good {word}s with a size",
                 "",
                 profile,
                 inventory,
@@ -337,7 +326,7 @@ def size(
             _finding(
                 fid,
                 Status.UNKNOWN,
-                f"previous {word} has size 0: nothing to compare",
+                f"nothing to compare: previous {word} has size 0",
                 "",
                 profile,
                 inventory,
@@ -408,7 +397,7 @@ def gaps(
             _finding(
                 fid,
                 Status.UNKNOWN,
-                f"{word} history starts today: no full day to judge yet",
+                f"not judged yet: {word} history starts today",
                 "",
                 profile,
                 inventory,
@@ -427,7 +416,7 @@ def gaps(
             _finding(
                 fid,
                 Status.WARN,
-                f"{len(missing)} day(s) without a good {word}: {_listed(names)}",
+                f"{fmt.count(len(missing), 'day')} without a good {word}: {_listed(names)}",
                 f"Find out why the {word} job did not run (or failed) on those days: cron or "
                 "timer logs, disk space, credentials.",
                 profile,
@@ -436,9 +425,9 @@ def gaps(
             )
         ]
     summary = (
-        f"a good {word} every day ({len(days)} d)"
+        f"a good {word} every day ({fmt.count(len(days), 'day')})"
         if run_length == 1
-        else f"no gap over the cadence ({len(days)} d)"
+        else f"no gap over the cadence ({fmt.count(len(days), 'day')})"
     )
     return [_finding(fid, Status.OK, summary, "", profile, inventory, details=details)]
 
@@ -489,7 +478,7 @@ def integrity(
             _finding(
                 fid,
                 Status.UNKNOWN,
-                f"integrity of {len(records)} {word}(s) not checked",
+                f"not checked: integrity of {fmt.count(len(records), word)}",
                 "Nothing could read the backups' contents: install the matching tools "
                 "(pg_restore for dumps) or run the tool's own verification.",
                 profile,
@@ -502,7 +491,7 @@ def integrity(
             _finding(
                 fid,
                 Status.CRIT,
-                f"newest {word} {newest.name} is bad: {newest.problem or 'failed'}",
+                f"BAD newest {word}: {newest.problem or 'failed'} ({newest.name})",
                 f"Take a new {word} now and check the job's log: the newest {word} cannot be "
                 "restored.",
                 profile,
@@ -515,7 +504,7 @@ def integrity(
             _finding(
                 fid,
                 Status.WARN,
-                f"{len(bad)} older {word}(s) bad: {_listed([r.name for r in bad])}",
+                f"{fmt.count(len(bad), 'older ' + word)} bad: {_listed([r.name for r in bad])}",
                 f"The newest {word} is fine. Remove or replace the bad ones so nobody restores "
                 "them by mistake, and find out what damaged them (disk, interrupted job).",
                 profile,
@@ -558,7 +547,7 @@ def tool(
             _finding(
                 fid,
                 Status.WARN,
-                f"{name}: {clean_text(problems[0], 200)}{more}",
+                f"{_problem_first(clean_text(problems[0], 200))} ({name}){more}",
                 f"Fix what {name} reports (see details): a broken backup system stops "
                 "producing restorable backups before anyone notices.",
                 profile,
@@ -609,7 +598,7 @@ def verification(
                         source="verification history",
                         request=f"verify-backup records of profile {profile.name}",
                         observed_at=_utc(now),
-                        raw=f"{len(history)} record(s), none for this profile",
+                        raw=f"{fmt.count(len(history), 'record')}, none for this profile",
                     ),
                 ),
             )
@@ -653,30 +642,30 @@ def verification(
     if last.verdict == "mismatch":
         return result(
             Status.CRIT,
-            f"restore test {when}: key in backup differs from chain",
+            f"key DIFFERS from chain (restore test {when})",
             "The backup does not hold the key the chain uses: it cannot restore this signer. "
             "Find out which DB the backup job dumps, fix it, and verify a new backup.",
         )
     if last.verdict == "failed":
         return result(
             Status.CRIT,
-            f"restore test failed {when}: {clean_text(last.summary, 120)}",
+            f"restore test FAILED {when}: {clean_text(last.summary, 120)}",
             f"The backup could not be restored. {how} again after fixing the cause (details).",
         )
     if last.verdict != "verified":
         return result(
             Status.UNKNOWN,
-            f"restore test {when} inconclusive: {clean_text(last.summary, 120)}",
+            f"inconclusive restore test {when}: {clean_text(last.summary, 120)}",
             f"The chain key could not be compared (details). {how} again when the nodes are "
             "reachable.",
         )
     if age > max_age:
         return result(
             Status.WARN,
-            f"last restore test {when} (max {span(max_age)})",
+            f"TOO OLD: restore test {when} (max {span(max_age)})",
             f"{how} to test a recent backup.",
         )
-    return result(Status.OK, f"restore-tested {when}: key matches chain", "")
+    return result(Status.OK, f"key matches chain (restore test {when})", "")
 
 
 CHECKS: tuple[Check, ...] = (configured, freshness, size, gaps, integrity, tool, verification)

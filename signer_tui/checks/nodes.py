@@ -53,12 +53,13 @@ def _why(obs: Observation[Any] | None) -> str:
 
 
 def _unknown(finding_id: str, what: str, obs: Observation[Any] | None) -> Finding:
-    return Finding(finding_id, Status.UNKNOWN, f"{what}: {_why(obs)}", "", _ev(obs))
+    # The reason leads: at 80 columns "connection refused: sig…" still says what is wrong.
+    return Finding(finding_id, Status.UNKNOWN, f"{_why(obs)}: {what}", "", _ev(obs))
 
 
 def _reachable(finding_id: str, what: str, obs: Observation[Any] | None, ok_text: str) -> Finding:
     if obs is None:
-        return Finding(finding_id, Status.UNKNOWN, f"{what}: not read yet")
+        return Finding(finding_id, Status.UNKNOWN, f"not read yet: {what}")
     if obs.ok:
         return Finding(finding_id, Status.OK, ok_text, "", obs.evidence)
     title = obs.error or "failed"
@@ -73,7 +74,7 @@ def _reachable(finding_id: str, what: str, obs: Observation[Any] | None, ok_text
     return Finding(
         finding_id,
         Status.CRIT,
-        f"{what}: {title}",
+        f"{title}: {what}",
         obs.detail or f"Check that {what} is running and that the URL and credentials are right.",
         obs.evidence,
     )
@@ -294,7 +295,7 @@ def check_stacks(
             Finding(
                 "node.stacks.burn_lag",
                 Status.UNKNOWN,
-                f"burn {info.burn_block_height:,}; bitcoind unknown",
+                f"unknown bitcoind height (burn {info.burn_block_height:,})",
                 "",
                 ev + _ev(bitcoind),
             )
@@ -506,16 +507,16 @@ def _signer_tips(
         return Finding(
             "node.signer.tips",
             Status.UNKNOWN,
-            bad or "signer's bitcoin tip unknown (null in /info)",
+            f"unreadable {bad}" if bad else "unknown: signer's bitcoin tip (null in /info)",
             "The signer's /info has no bitcoin tip: it may be starting or cut off from bitcoind.",
             ev,
         )
     btc_lag = btc_node - btc_tip
     stx_lag = (stx_node - stx_tip) if stx_node is not None and stx_tip is not None else None
-    parts = [f"btc -{btc_lag}" if btc_lag > 0 else "btc at tip"]
+    parts = [f"btc {btc_lag} behind" if btc_lag > 0 else "btc at tip"]
     if stx_lag is not None:
-        parts.append(f"stx -{stx_lag}" if stx_lag > 0 else "stx at tip")
-    text = "signer view: " + ", ".join(parts)
+        parts.append(f"stx {stx_lag} behind" if stx_lag > 0 else "stx at tip")
+    text = "signer: " + ", ".join(parts)
     # Stacks blocks come every few seconds; tolerate a tenure's worth of lag.
     stacks_limit = max(60, 120 * t.signer_tip_max_lag_blocks)
     if btc_lag > t.signer_tip_max_lag_blocks or (stx_lag is not None and stx_lag > stacks_limit):
@@ -547,7 +548,7 @@ def _signer_peers(
         return Finding(
             "node.signer.peers",
             Status.UNKNOWN,
-            f"peers_connected is {snap.invalid['peers_connected']}, not a count",
+            f"not a count: peers_connected is {snap.invalid['peers_connected']}",
             "The metrics exporter sent a value that is no number of peers (NaN, Inf or "
             "out of range); see the metrics evidence.",
             ev,
@@ -618,7 +619,7 @@ def _signer_observing(
         return Finding(
             fid,
             Status.UNKNOWN,
-            f"{name} is {shown}, not a count",
+            f"not a count: {name} is {shown}",
             "The metrics exporter sent a block counter that is no number (NaN, Inf or out "
             "of range); see the metrics evidence.",
             ev,

@@ -186,7 +186,7 @@ def check_firewall(facts: HostFacts, profile: Profile, now: datetime) -> Finding
             return finding(
                 fid,
                 Status.WARN,
-                "IPv4 inbound is default-deny but IPv6 accepts everything",
+                "IPv6 accepts everything inbound (IPv4 is default-deny)",
                 facts,
                 advice="Set `ip6tables -P INPUT DROP` too (or use nftables' inet family).",
                 evidence=fw.evidence,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from signer_tui import format as fmt
 from signer_tui.checks.posture_base import finding, listing, unavailable
 from signer_tui.config import Profile, Settings
 from signer_tui.model import Evidence, Finding, Status
@@ -20,7 +21,7 @@ _ROOT_KEY_ONLY = ("prohibit-password", "without-password", "forced-commands-only
 
 def _sshd(facts: HostFacts, fid: str) -> SshdFacts | Finding:
     if isinstance(facts.sshd, Unavailable):
-        return unavailable(fid, "effective sshd config unknown", facts.sshd, facts)
+        return unavailable(fid, "unknown: effective sshd config", facts.sshd, facts)
     return facts.sshd
 
 
@@ -99,7 +100,7 @@ def check_password_auth(facts: HostFacts, now: datetime) -> Finding:
     empty = [c.label for c in sshd.contexts if c.get("permitemptypasswords") == "yes"]
     passwords = [c.label for c in sshd.contexts if c.get("passwordauthentication") == "yes"]
     if empty or passwords:
-        what = "empty passwords are permitted" if empty else "password authentication is on"
+        what = "empty passwords are permitted" if empty else "password login is on"
         return finding(
             fid,
             Status.CRIT,
@@ -118,7 +119,7 @@ def check_password_auth(facts: HostFacts, now: datetime) -> Finding:
         return finding(
             fid,
             Status.WARN,
-            f"keyboard-interactive via PAM is on ({listing(pam)}): it may ask for a password",
+            f"PAM may ask for a password: keyboard-interactive is on ({listing(pam)})",
             facts,
             advice="Unless PAM is set up for a hardware second factor only, set "
             "`KbdInteractiveAuthentication no`.",
@@ -205,7 +206,7 @@ def check_signer_config_secret(facts: HostFacts, profile: Profile, now: datetime
         return finding(
             fid,
             Status.UNKNOWN,
-            "posture.signer_config is not set: the key file is not checked",
+            "not checked: the key file (posture.signer_config is not set)",
             facts,
             advice="Set posture.signer_config to the signer's TOML file.",
         )
@@ -221,7 +222,7 @@ def check_signer_config_secret(facts: HostFacts, profile: Profile, now: datetime
         return finding(
             fid,
             Status.UNKNOWN,
-            f"{file.path}: {file.error or 'does not exist'}",
+            f"{file.error or 'does not exist'}: {file.path}",
             facts,
             advice="Point posture.signer_config at the signer's TOML file.",
             evidence=evidence,
@@ -232,7 +233,7 @@ def check_signer_config_secret(facts: HostFacts, profile: Profile, now: datetime
         return finding(
             fid,
             Status.CRIT,
-            f"{file.path} ({_mode(file)}) with the private key is world-readable",
+            f"world-readable private key: {file.path} ({_mode(file)})",
             facts,
             advice=advice,
             evidence=evidence,
@@ -242,7 +243,7 @@ def check_signer_config_secret(facts: HostFacts, profile: Profile, now: datetime
         return finding(
             fid,
             Status.WARN,
-            f"{file.path} ({_mode(file)}) is readable by its group",
+            f"group-readable private key: {file.path} ({_mode(file)})",
             facts,
             advice=advice,
             evidence=evidence,
@@ -276,7 +277,7 @@ def check_config_secrets(facts: HostFacts, settings: Settings, now: datetime) ->
         return finding(
             fid,
             Status.CRIT if world else Status.WARN,
-            f"plain-text secret(s) in the config: {listing(plain)}"
+            f"plain-text secrets in the config: {listing(plain)}"
             + (" (and the file is world-readable)" if world else ""),
             facts,
             advice="Move them to the keyring (`signer-tui secrets set NAME`, then "
@@ -294,7 +295,11 @@ def check_config_secrets(facts: HostFacts, settings: Settings, now: datetime) ->
         )
     count = sum(1 for _ in settings.secret_refs())
     return finding(
-        fid, Status.OK, f"no plain-text secrets ({count} reference(s))", facts, details=details
+        fid,
+        Status.OK,
+        f"no plain-text secrets ({fmt.count(count, 'reference')})",
+        facts,
+        details=details,
     )
 
 
@@ -327,7 +332,7 @@ def check_signer_environment(facts: HostFacts, profile: Profile, now: datetime) 
         return finding(
             fid,
             Status.WARN,
-            f"the private key is in an environment: {listing(leaks)}",
+            f"private key in an environment: {listing(leaks)}",
             facts,
             advice="Put private_key in the signer's 0600 TOML file instead of "
             "SIGNER_SIGNER__PRIVATE_KEY: environments show in `docker inspect` and /proc.",
@@ -364,7 +369,7 @@ def check_backups_dir(facts: HostFacts, profile: Profile, now: datetime) -> Find
         why = (
             "no backups configured"
             if kind is None
-            else f"{kind} repository permissions are not inspected"
+            else f"not inspected: {kind} repository permissions"
         )
         return finding(
             fid, Status.UNKNOWN, why, facts, advice="Keep backup repositories mode 0700."
@@ -374,7 +379,7 @@ def check_backups_dir(facts: HostFacts, profile: Profile, now: datetime) -> Find
     modes: DirectoryModes = backups
     top = modes.directory
     if not top.exists:
-        return finding(fid, Status.UNKNOWN, f"{top.path}: {top.error or 'does not exist'}", facts)
+        return finding(fid, Status.UNKNOWN, f"{top.error or 'does not exist'}: {top.path}", facts)
     details = [("directory", top.describe())]
     details += [(f.path, _mode(f)) for f in modes.other_readable[:10]]
     advice = f"chmod 700 {top.path} and chmod 600 the dumps in it."
@@ -384,7 +389,7 @@ def check_backups_dir(facts: HostFacts, profile: Profile, now: datetime) -> Find
         return finding(
             fid,
             Status.CRIT,
-            f"{len(names)} backup file(s) world-readable: {listing(names)}",
+            f"world-readable: {fmt.count(len(names), 'backup file')} ({listing(names)})",
             facts,
             advice=advice,
             details=details,
@@ -393,7 +398,7 @@ def check_backups_dir(facts: HostFacts, profile: Profile, now: datetime) -> Find
         return finding(
             fid,
             Status.WARN,
-            f"{top.path} ({_mode(top)}) can be listed by anyone",
+            f"listed by anyone: {top.path} ({_mode(top)})",
             facts,
             advice=advice,
             details=details,

@@ -97,7 +97,7 @@ def _docker_verdict(
             f"{container.name}: created {stamp(container.created)}, nothing rotated out yet",
         )
     reach = f"reach back {days(age)}" if age is not None else "cannot be dated here"
-    return Status.WARN, f"{container.name}: {driver} capped at {count} x {size}; logs {reach}"
+    return Status.WARN, f"logs {reach}: {container.name} {driver} capped at {count} x {size}"
 
 
 def _oldest_log_age(container: Container, now: datetime) -> float | None:
@@ -147,7 +147,8 @@ def check_log_retention(facts: HostFacts, profile: Profile, now: datetime) -> Fi
         else:
             age = (now - log_dir.oldest).total_seconds()
             status = Status.OK if age >= need else Status.WARN
-            verdicts.append((status, f"{log_dir.path}: oldest file {days(age)} old"))
+            word = "kept" if status is Status.OK else "too short"
+            verdicts.append((status, f"{word}: {log_dir.path} oldest file {days(age)} old"))
     if not verdicts:
         return finding(
             fid,
@@ -272,7 +273,7 @@ def check_dedicated_nodes(facts: HostFacts, profile: Profile, now: datetime) -> 
         verdicts.append(
             (
                 Status.UNKNOWN,
-                "posture.stacks_config is not set: the node's observers are not checked",
+                "not checked: the node's observers (posture.stacks_config is not set)",
             )
         )
     elif isinstance(stacks, Unavailable):
@@ -289,7 +290,7 @@ def check_dedicated_nodes(facts: HostFacts, profile: Profile, now: datetime) -> 
                 verdicts.append(
                     (
                         Status.CRIT,
-                        f"{node.path} has no event observer for the signer "
+                        f"no event observer for the signer in {node.path} "
                         f"({profile.signer.api_url})",
                     )
                 )
@@ -310,7 +311,7 @@ def check_dedicated_nodes(facts: HostFacts, profile: Profile, now: datetime) -> 
         ):
             remote = _remote_clients(facts.sockets, url_port(url))
             if remote:
-                verdicts.append((Status.WARN, f"{role} serves remote clients: {listing(remote)}"))
+                verdicts.append((Status.WARN, f"remote clients on {role}: {listing(remote)}"))
             else:
                 verdicts.append((Status.OK, f"{role}: no remote clients connected"))
     else:

@@ -95,7 +95,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"{running.label} {running.shown}; feed: {releases.title}",
+            f"feed {releases.title}; {running.label} {running.shown}",
             "The release feed could not be read and no cached copy exists.",
             ev,
         )
@@ -109,8 +109,8 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.UNKNOWN,
-            f"{running.label} {running.shown}; feed has no readable release"
-            f" ({_unreadable(releases)})",
+            f"no readable release in the feed ({_unreadable(releases)}); "
+            f"{running.label} {running.shown}",
             "The release feed answered but held no release this version can be compared "
             "with. Check the repository setting (releases.repos) and the feed's evidence.",
             ev,
@@ -125,7 +125,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.CRIT,
-            f"{running.label} {running.shown}: advisory {ids}",
+            f"advisory {ids}: {running.label} {running.shown}",
             "A published security advisory covers the running version: plan the upgrade now "
             "(see the advisory for the fixed version).",
             ev,
@@ -135,7 +135,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.CRIT,
-            f"{running.label} {running.shown}: security fix in {security[0].tag}",
+            f"security fix in {security[0].tag}: {running.label} {running.shown}",
             f"{security[0].tag} is a newer release that mentions a security fix; upgrade.",
             ev,
             details=tuple(details),
@@ -148,7 +148,7 @@ def compare(finding_id: str, running: Running, feed: RepoFeeds, track: str | Non
         return Finding(
             finding_id,
             Status.WARN,
-            f"{running.label} {running.shown} → {newer[0].tag} out{note}",
+            f"newer {newer[0].tag} out: {running.label} {running.shown}{note}",
             f"A newer release is available ({len(newer)} newer); read its notes and plan "
             "the upgrade.",
             ev,
@@ -304,12 +304,14 @@ def _feed_status(feeds: Feeds, now: datetime) -> Finding:
         )
     if stale or failures:
         reason = stale[0].error_title if stale else failures[0]
+        # "repo: why" from the feed: the why leads, the repo is the detail.
+        where, _, why = reason.rpartition(": ")
         age = format_age(oldest)
         status = Status.WARN if (oldest or 0) > FEED_MAX_AGE or failures else Status.OK
         return Finding(
             "release.feed",
             status,
-            f"cached feed, {age} old ({reason})",
+            f"{why}: cached feed, {age} old" + (f" ({where})" if where else ""),
             "Release data comes from the on-disk cache because the live request failed.",
             details=tuple(("failed", f) for f in failures),
         )
@@ -328,7 +330,7 @@ def check_releases(
     if feeds_obs is None or not feeds_obs.ok:
         why = feeds_obs.error if feeds_obs is not None else "not fetched yet"
         return [
-            Finding(f"release.{name}", Status.UNKNOWN, f"{label}: feed {why}", "", ())
+            Finding(f"release.{name}", Status.UNKNOWN, f"feed {why}: {label}", "", ())
             for name, label in (
                 ("signer", "signer"),
                 ("stacks", "stacks-node"),

@@ -52,11 +52,11 @@ def check_upgrade_window(
     in_prepare = until <= 0 or (reward is not None and length is not None and 0 < reward <= length)
     advice = "Wait until the prepare phase is over and the new cycle has started."
     if in_prepare:
-        ends = f"; the new cycle starts in {reward} blocks" if reward is not None else ""
-        text = f"inside the prepare phase of cycle {pox.next_cycle_id or '?'}{ends}: do not upgrade"
+        ends = f"; new cycle in {reward} blocks" if reward is not None else ""
+        text = f"do not upgrade: prepare phase of cycle {pox.next_cycle_id or '?'}{ends}"
         return [Finding(FINDING_ID, Status.WARN, text, advice, evidence)]
     if until < margin:
-        text = f"prepare phase starts in {until} blocks ({_hours(until)}): too close to upgrade"
+        text = f"too close to upgrade: prepare phase in {until} blocks ({_hours(until)})"
         return [Finding(FINDING_ID, Status.WARN, text, advice, evidence)]
     height = pox.current_burnchain_block_height
     forks = hard_forks(network)
@@ -68,8 +68,8 @@ def check_upgrade_window(
         distance = activation - height
         if 0 < distance < margin:
             text = (
-                f"{what} activates in {distance} blocks ({_hours(distance)}): the new version "
-                "must already run; too close to start an upgrade"
+                f"too close to upgrade: {what} activates in {distance} blocks "
+                f"({_hours(distance)}); the new version must already run"
             )
             fork_advice = "Upgrade only with the sBTC and stacks-core teams' go-ahead."
             return [Finding(FINDING_ID, Status.WARN, text, fork_advice, evidence)]

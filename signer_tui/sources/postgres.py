@@ -26,6 +26,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from signer_tui import format as fmt
 from signer_tui.config import Database
 from signer_tui.credentials import REDACTOR, Secret
 from signer_tui.model import RAW_LIMIT, Evidence, clean_text, utcnow
@@ -412,9 +413,9 @@ def read_verified_keys(conn: Conn, *, source: str = "postgres") -> VerifiedKeys:
         pg_rows.as_bytes(row[0], pg_rows.where(_SHARES, "aggregate_key", i))
         for i, row in enumerate(rows)
     )
-    decoded = (
-        f"{len(keys)} verified key(s), newest {_short(keys[0])}" if keys else "no verified key"
-    )
+    decoded = "no verified key"
+    if keys:
+        decoded = f"{fmt.count(len(keys), 'verified key')}, newest {_short(keys[0])}"
     return VerifiedKeys(keys, _shown(evidence, "\n".join(k.hex() for k in keys), decoded))
 
 

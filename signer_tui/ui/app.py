@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -31,7 +31,7 @@ from textual.containers import Grid, Horizontal
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from signer_tui.model import Finding, Observation, Status, age_of, format_age, utcnow
@@ -40,20 +40,20 @@ from signer_tui.pipeline.collector import Job, ProfileCollector
 from signer_tui.pipeline.scheduler import PollLoop
 from signer_tui.sources.catalog import BACKUPS
 from signer_tui.timeline import Timeline
-from signer_tui.ui import helptext
+from signer_tui.ui import helptext, keys
 from signer_tui.ui.screens.evidence import EvidenceScreen
 from signer_tui.ui.screens.help import HelpScreen
 from signer_tui.ui.screens.timeline import TimelineScreen
 from signer_tui.ui.theme import THEMES
+from signer_tui.ui.widgets.hints import HintBar
 from signer_tui.ui.widgets.pane import SPARKLINES, FindingsPane
-from signer_tui.ui.widgets.topbar import Clock, TopBar
+from signer_tui.ui.widgets.topbar import Clock, TopBar, profile_summary
 
-PANES = (
-    ("backup", "Backups", "backups"),
-    ("key", "Aggregate key", "key"),
-    ("node", "Node health", "nodes"),
-    ("release", "Releases & advisories", "releases"),
-)
+# (area, title, widget id): from the one table of panes and keys (signer_tui.ui.keys).
+PANES = tuple((area, title, pane_id) for area, title, pane_id, _key in keys.PANES)
+
+# No key for this long: the next one is "coming back to look" (see `SignerApp.looked`).
+IDLE_SECONDS = 60.0
 
 # Ages in the panes move on this often (seconds) when nothing else changed.
 AGE_REFRESH = 5.0
@@ -81,35 +81,26 @@ class DemoHooks:
 
 
 class SignerCommands(Provider):
-    """Every action of the console, for the command palette."""
+    """Every action of the console, for the command palette, with the user's keys."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         app = self.app
         assert isinstance(app, SignerApp)
-        commands: list[tuple[str, str, Callable[[], Any]]] = [
-            ("Refresh now", "Poll every source of every profile now (r)", app.action_refresh),
-            (
-                "Refresh all, feeds too",
-                "Also re-fetch release feeds fetched recently (R)",
-                app.action_refresh_all,
-            ),
-            ("Show evidence", "Evidence of the highlighted row (Enter, w)", app.action_evidence),
-            ("Event timeline", "Every status change, exportable (t)", app.action_timeline),
-            ("Help", "Contextual help and every key (F1, ?)", app.action_help),
-            ("Focus Backups pane", "(1)", partial(app.action_focus_pane, "backups")),
-            ("Focus Aggregate key pane", "(2)", partial(app.action_focus_pane, "key")),
-            ("Focus Node health pane", "(3)", partial(app.action_focus_pane, "nodes")),
-            ("Focus Releases pane", "(4)", partial(app.action_focus_pane, "releases")),
-            ("Verify latest backup", "Restore it into a scratch PostgreSQL (v)", app.action_verify),
-            ("Runbooks", "Guided runbooks, open runs, approvals (g)", app.action_runbooks),
-            ("Quit", "Leave the console (q, F10)", app.action_quit),
-        ]
+        commands: list[tuple[str, str, Callable[[], Any]]] = []
+        for key in keys.KEYS:
+            if not key.palette or (key.demo_only and app.demo is None):
+                continue
+            shown = app.key_display(key.id)
+            commands.append(
+                (key.palette, f"{key.description} ({shown})", partial(app.run_action, key.action))
+            )
         if len(app.collectors) > 1:
+            shown = app.key_display("next-profile")
             for index, collector in enumerate(app.collectors):
                 commands.append(
                     (
                         f"Switch to profile {collector.name}",
-                        f"{collector.network} (p / F6 cycles)",
+                        f"{collector.network} ({shown} cycles)",
                         partial(app.select_profile, index),
                     )
                 )
@@ -137,28 +128,7 @@ class SignerApp(App[int]):
     TITLE = "signer-tui"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {SignerCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1,question_mark", "help", "Help", id="help"),
-        Binding("r,f5", "refresh", "Refresh", id="refresh"),
-        Binding("R", "refresh_all", "Refresh feeds too", id="refresh-all", show=False),
-        Binding("w", "evidence", "Evidence", id="evidence"),
-        Binding("t,f8", "timeline", "Timeline", id="timeline"),
-        Binding("p,f6", "next_profile", "Profile", id="next-profile"),
-        Binding(
-            "P,shift+f6", "previous_profile", "Prev profile", id="previous-profile", show=False
-        ),
-        Binding("1", "focus_pane('backups')", "Backups", id="focus-backups", show=False),
-        Binding("2", "focus_pane('key')", "Key", id="focus-key", show=False),
-        Binding("3", "focus_pane('nodes')", "Nodes", id="focus-nodes", show=False),
-        Binding("4", "focus_pane('releases')", "Releases", id="focus-releases", show=False),
-        Binding("v", "verify", "Verify backup", id="verify-backup", show=False),
-        Binding("colon,f2", "command_palette", "Commands", id="command-palette"),
-        Binding("i,f9", "incident", "Incident", id="incident"),
-        Binding("c", "copy", "Copy", id="copy", show=False),
-        Binding("g", "runbooks", "Runbooks", id="runbooks", show=False),
-        Binding("b", "finding_runbook", "Row's runbook", id="finding-runbook", show=False),
-        Binding("q,f10", "quit", "Quit", id="quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(keys.bindings())
 
     def __init__(
         self,
@@ -203,6 +173,11 @@ class SignerApp(App[int]):
         self.theme = theme
         # Animations cost bandwidth over SSH and help nobody at 3 a.m.
         self.animation_level = "none"
+        self.user_keymap = dict(keymap or {})
+        self.last_key_at: float | None = None
+        self._last_key_event: events.Key | None = None
+        self._returned = False
+        self.seen_statuses: dict[tuple[str, str], str] = {}
         if keymap:
             self.set_keymap(keymap)
 
@@ -215,7 +190,7 @@ class SignerApp(App[int]):
         with Grid(id="panes"):
             for area, title, pane_id in PANES:
                 yield FindingsPane(area, title, helptext.PANES[area], id=pane_id)
-        yield Footer()
+        yield HintBar(id="hints")
 
     def on_mount(self) -> None:
         self.query_one("#backups FindingsTable").focus()
@@ -330,12 +305,12 @@ class SignerApp(App[int]):
     def action_refresh(self) -> None:
         moved = self.refresh_sources()
         total = len(self.pipeline.jobs())
-        kept = "" if moved >= total else " (recent release feeds kept: R re-fetches them)"
-        self.notify(f"Refreshing {moved} of {total} sources{kept}…", timeout=2)
+        kept = "" if moved >= total else " (R: feeds too)"
+        self.notify(f"Refreshing {moved}/{total} sources{kept}", timeout=2)
 
     def action_refresh_all(self) -> None:
         moved = self.refresh_sources(force=True)
-        self.notify(f"Refreshing {moved} sources, release feeds too…", timeout=2)
+        self.notify(f"Refreshing {moved} sources, feeds too", timeout=2)
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -360,7 +335,8 @@ class SignerApp(App[int]):
             for c in self.collectors
         ]
         note = "DEMO" if self.demo is not None else ""
-        self.query_one(TopBar).render_bar(statuses, self.current, now, note)
+        summary = profile_summary(self.findings.get(self.collector.name, []), now)
+        self.query_one(TopBar).render_bar(statuses, self.current, now, note, summary)
 
     def _render_panes(self, now: datetime, *, force: bool = False, ages: bool = False) -> None:
         """Show again each pane whose rows read differently now (or every pane: `force`).
@@ -370,6 +346,7 @@ class SignerApp(App[int]):
             self._ages_shown_at = time.monotonic()
         wide = self.is_wide()
         pane_areas = {area for area, _t, _i in PANES}
+        changed = self.changed_since_look(findings, now)
         for area, _title, pane_id in PANES:
             mine = [
                 f
@@ -380,10 +357,14 @@ class SignerApp(App[int]):
             aged = _view_of(mine, now, ages=True)
             shown = self._pane_views.get(pane_id)
             same = shown is not None and view == shown[0] and (not ages or aged == shown[1])
-            if same and not force:
+            pane = self.query_one(f"#{pane_id}", FindingsPane)
+            marks = {f.id for f in mine} & changed
+            if same and not force and marks == pane.changed:
                 continue
             self._pane_views[pane_id] = (view, aged)
-            self.query_one(f"#{pane_id}", FindingsPane).show(mine, now, wide)
+            pane.changed = marks
+            pane.show(mine, now, wide)
+        self.update_hints()
 
     def _show_series(self) -> None:
         """The Node health sparklines, redrawn only when a series moved."""
@@ -411,6 +392,86 @@ class SignerApp(App[int]):
 
     def action_focus_pane(self, pane_id: str) -> None:
         self.query_one(f"#{pane_id} FindingsTable").focus()
+
+    def action_jump_worst(self) -> None:
+        """Focus the pane holding the worst finding of the profile and put the cursor on it."""
+        panes = list(self.query(FindingsPane))
+        best: tuple[int, int, FindingsPane, Finding] | None = None
+        for order, pane in enumerate(panes):
+            if pane.table.findings and pane.now is not None:
+                top = pane.table.findings[0]  # panes sort worst first
+                rank = top.effective_status(pane.now).rank
+                if best is None or rank > best[0]:
+                    best = (rank, order, pane, top)
+        if best is None:
+            self.notify("Nothing to jump to yet: wait for the first poll.", timeout=2)
+            return
+        _rank, _order, pane, finding = best
+        pane.table.focus()
+        pane.select_finding(finding.id)
+        self.update_hints()
+
+    # -- "what changed since I last looked" ------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key reaches the App first and again as it bubbles back up: count it once.
+        if isinstance(event, events.Key) and event is not self._last_key_event:
+            self._last_key_event = event
+            self.looked(time.monotonic())
+        await super().on_event(event)
+
+    def looked(self, at: float) -> None:
+        """A key press. The baseline is what the screen showed at the last key press; the
+        first key after an idle spell keeps it, so the marks survive the look that comes back
+        to them (the next key clears them)."""
+        idle = self.last_key_at is not None and at - self.last_key_at > IDLE_SECONDS
+        self.last_key_at = at
+        self._returned = idle
+        if idle:
+            return
+        now = self.clock()
+        self.seen_statuses = {
+            (c.name, f.id): f.effective_status(now).value
+            for c in self.collectors
+            for f in self.findings[c.name]
+        }
+        if any(pane.changed for pane in self.query(FindingsPane)):
+            self.render_all()
+
+    def changed_since_look(self, findings: list[Finding], now: datetime) -> set[str]:
+        """Rows whose status differs from the last look, shown only once the operator has
+        been away (idle) and on the first key back."""
+        if not self.seen_statuses or self.last_key_at is None:
+            return set()
+        away = time.monotonic() - self.last_key_at > IDLE_SECONDS
+        if not (away or self._returned):
+            return set()
+        name = self.collector.name
+        return {
+            f.id
+            for f in findings
+            if self.seen_statuses.get((name, f.id)) != f.effective_status(now).value
+        }
+
+    def key_display(self, key_id: str) -> str:
+        """The first key bound to `key_id`, as the user's keymap has it ('x', 'F4')."""
+        chosen = self.user_keymap.get(key_id) or keys.by_id(key_id).keys
+        first = chosen.split(",")[0].strip()
+        return self.get_key_display(Binding(first, "", ""))
+
+    def update_hints(self) -> None:
+        pane = self.focused_pane()
+        finding = pane.selected() if pane else None
+        status = finding.effective_status(self.clock()) if finding is not None else None
+        with contextlib.suppress(Exception):
+            self.query_one(HintBar).show_hints(self, status)
+
+    def on_descendant_focus(self) -> None:
+        self.update_hints()
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.update_hints()
 
     def selected_finding(self) -> Finding | None:
         """The highlighted row's finding as of the newest poll (a pane keeps the objects it
@@ -520,7 +581,7 @@ class SignerApp(App[int]):
         if self.demo is None:
             return
         message = self.demo.inject(name)
-        self.notify(message, title="Demo incident", timeout=6)
+        self.notify(message, timeout=4)
         self.action_refresh()
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import App
+from signer_tui import format as fmt
+from signer_tui.ui import keys
 
 PANES = {
     "backup": """\
@@ -49,33 +50,47 @@ bastion without egress shows the last known feed with its age.""",
 }
 
 GENERAL = """\
-Every row shows a status word — `OK`, `WARN`, `CRIT`, `UNKNOWN` — and the age of its data.
-Data older than two poll intervals is marked **stale** and counts as UNKNOWN: the console is
-never green when it does not know. **Enter** (or **w**) on a row opens its evidence: the
-request, the raw and decoded values, when it was observed, and what to do."""
+Each row: a status word (`OK` `WARN` `CRIT` `UNKNOWN`; `STALE` when its data is overdue, which
+counts as UNKNOWN: never green without data) and a summary, cut at a word; the line under the
+table has the highlighted row in full, with the data's age and the finding id."""
 
 
-def help_markdown(app: App[Any], area: str | None) -> str:
+def help_markdown(app: Any, area: str | None) -> str:
+    """Short and contextual: the focused pane, the rows it holds now, then every key as the
+    user's keymap has it (from the one key table, signer_tui.ui.keys)."""
     parts = []
     if area in PANES:
         parts.append(PANES[area])
+        rows = _rows_of(app, area)
+        if rows:
+            parts.append("**In this pane now**\n\n" + "\n".join(rows))
     parts.append(GENERAL)
-    rows = ["| key | action |", "| --- | --- |"]
-    by_action: dict[str, tuple[str, list[str]]] = {}
-    for active in app.active_bindings.values():
-        binding = active.binding
-        if not binding.description or active.enabled is False:
+    table = ["| key | action |", "| --- | --- |"]
+    for key in keys.KEYS:
+        if key.demo_only and getattr(app, "demo", None) is None:
             continue
-        entry = by_action.setdefault(binding.action, (binding.description, []))
-        key = app.get_key_display(binding)
-        if key not in entry[1]:
-            entry[1].append(key)
-    for description, keys in by_action.values():
-        rows.append(f"| {', '.join(keys)} | {description} |")
-    parts.append("**Keys**\n\n" + "\n".join(rows))
+        table.append(f"| {app.key_display(key.id)} | {key.description} |")
+    for shown, description in keys.TABLE_KEYS:
+        table.append(f"| {shown} | {description} |")
+    parts.append("**Keys** (remap with `ui.keymap`; ids in the README)\n\n" + "\n".join(table))
     parts.append(
-        "Every chord has a letter or F-key twin, so tmux and SSH cannot swallow it. "
-        "Keys can be remapped with `ui.keymap` in the config. The command palette "
-        "(`:` or F2 or ctrl+p) lists every action."
+        f"The command palette: `{app.key_display('command-palette')}` or F2 (ctrl+p works "
+        "too, except under tmux, which takes it)."
     )
     return "\n\n".join(parts)
+
+
+def _rows_of(app: Any, area: str) -> list[str]:
+    """One line per finding the pane holds: generated from the findings, so it is complete."""
+    pane_id = next(pane_id for a, _t, pane_id, _k in keys.PANES if a == area)
+    try:
+        pane = app.query_one(f"#{pane_id}")
+        findings = list(pane.table.findings)
+        now = pane.now
+    except Exception:
+        return []
+    if now is None:
+        return []
+    return [
+        f"* `{f.id}` — {f.effective_status(now).value}: {fmt.fit(f.summary, 60)}" for f in findings
+    ]

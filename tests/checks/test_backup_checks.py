@@ -107,16 +107,16 @@ def one(findings: list[Finding]) -> Finding:
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
-        (0, "0 s"),
-        (45, "45 s"),
-        (12 * 60, "12 min"),
-        (3 * HOUR, "3 h"),
-        (3.5 * HOUR, "3.5 h"),
-        (24 * HOUR, "24 h"),
-        (25.99 * HOUR, "25.9 h"),
-        (2 * DAY, "2 d"),
-        (9.25 * DAY, "9.2 d"),
-        (-5, "0 s"),
+        (0, "0s"),
+        (45, "45s"),
+        (12 * 60, "12m"),
+        (3 * HOUR, "3h"),
+        (3.5 * HOUR, "3h"),
+        (24 * HOUR, "24h"),
+        (25.99 * HOUR, "25h"),
+        (2 * DAY, "2d"),
+        (9.25 * DAY, "9d"),
+        (-5, "0s"),
     ],
 )
 def test_span(seconds: float, text: str) -> None:
@@ -161,9 +161,9 @@ def test_unconfigured_is_critical_and_every_id_still_reports() -> None:
 @pytest.mark.parametrize(
     ("kind", "summary"),
     [
-        ("pg_dump", "pg_dump directory, every 24 h"),
-        ("pgbackrest", "pgBackRest, every 24 h"),
-        ("barman", "Barman, every 24 h"),
+        ("pg_dump", "pg_dump directory, every 24h"),
+        ("pgbackrest", "pgBackRest, every 24h"),
+        ("barman", "Barman, every 24h"),
     ],
 )
 def test_configured(kind: str, summary: str) -> None:
@@ -177,14 +177,14 @@ def test_configured(kind: str, summary: str) -> None:
 @pytest.mark.parametrize(
     ("age_h", "status", "summary"),
     [
-        (3, Status.OK, "last good dump 3 h ago"),
-        (23.99, Status.OK, "last good dump 23.9 h ago"),
-        (24, Status.OK, "last good dump 24 h ago"),
-        (24 + 1 / 3600, Status.WARN, "last good dump 24 h ago: LATE (every 24 h)"),
-        (25.5, Status.WARN, "last good dump 25.5 h ago: LATE (every 24 h)"),
-        (26, Status.WARN, "last good dump 26 h ago: LATE (every 24 h)"),
-        (26 + 1 / 3600, Status.CRIT, "last good dump 26 h ago: TOO OLD (max 26 h)"),
-        (24 * 5, Status.CRIT, "last good dump 5 d ago: TOO OLD (max 26 h)"),
+        (3, Status.OK, "last good dump 3h ago"),
+        (23.99, Status.OK, "last good dump 23h ago"),
+        (24, Status.OK, "last good dump 24h ago"),
+        (24 + 1 / 3600, Status.WARN, "LATE: last good dump 24h ago (every 24h)"),
+        (25.5, Status.WARN, "LATE: last good dump 25h ago (every 24h)"),
+        (26, Status.WARN, "LATE: last good dump 26h ago (every 24h)"),
+        (26 + 1 / 3600, Status.CRIT, "TOO OLD: last good dump 26h ago (max 26h)"),
+        (24 * 5, Status.CRIT, "TOO OLD: last good dump 5d ago (max 26h)"),
     ],
 )
 def test_freshness_boundaries(age_h: float, status: Status, summary: str) -> None:
@@ -201,13 +201,13 @@ def test_freshness_boundaries(age_h: float, status: Status, summary: str) -> Non
         ((), Status.CRIT, "no dumps found in /backups"),
         ((rec(2, ok=False), rec(26, ok=False)), Status.CRIT, "no good dump: 2 bad, none usable"),
         # A bad newest dump does not count; the good one before it does.
-        ((rec(2, ok=False), rec(20)), Status.OK, "last good dump 20 h ago"),
+        ((rec(2, ok=False), rec(20)), Status.OK, "last good dump 20h ago"),
         # Not yet checked is not known to be bad: integrity judges it, freshness counts it.
-        ((rec(2, ok=None),), Status.OK, "last good dump 2 h ago"),
+        ((rec(2, ok=None),), Status.OK, "last good dump 2h ago"),
         # Running backups without an end time are not fresh backups.
-        ((rec(None, ok=None), rec(30)), Status.CRIT, "last good dump 30 h ago: TOO OLD (max 26 h)"),
-        ((rec(-0.05),), Status.OK, "last good dump 0 s ago"),
-        ((rec(-2),), Status.WARN, "newest dump dated 2 h in the future"),
+        ((rec(None, ok=None), rec(30)), Status.CRIT, "TOO OLD: last good dump 30h ago (max 26h)"),
+        ((rec(-0.05),), Status.OK, "last good dump 0s ago"),
+        ((rec(-2),), Status.WARN, "in the future: newest dump dated 2h ahead"),
     ],
 )
 def test_freshness_cases(records: tuple[BackupRecord, ...], status: Status, summary: str) -> None:
@@ -230,18 +230,18 @@ def test_freshness_words_and_custom_limits() -> None:
             inv(rec(5, kind="pgbackrest"), kind="pgbackrest"), [], profile("pgbackrest"), NOW
         )
     )
-    assert finding.summary == "last good backup 5 h ago"
-    # Cadence 12 h, max age 20 h.
+    assert finding.summary == "last good backup 5h ago"
+    # Cadence 12h, max age 20 h.
     tight = profile(cadence=12 * HOUR, backup_max_age=20 * HOUR)
     assert one(checks.freshness(inv(rec(13)), [], tight, NOW)).status is Status.WARN
     assert one(checks.freshness(inv(rec(21)), [], tight, NOW)).status is Status.CRIT
 
 
 def test_max_age_below_cadence_does_not_page_before_the_backup_is_due() -> None:
-    weekly = profile(cadence=7 * DAY)  # backup_max_age stays at its 26 h default
+    weekly = profile(cadence=7 * DAY)  # backup_max_age stays at its 26h default
     assert one(checks.freshness(inv(rec(6 * 24)), [], weekly, NOW)).status is Status.OK
     late = one(checks.freshness(inv(rec(7 * 24 + 1)), [], weekly, NOW))
-    assert late.status is Status.CRIT and late.summary.endswith("(max 7 d)")
+    assert late.status is Status.CRIT and late.summary.endswith("(max 7d)")
 
 
 # -- backup.size ---------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_max_age_below_cadence_does_not_page_before_the_backup_is_due() -> None:
         (50, 100, Status.OK, "50 B, -50% vs previous"),
         (49, 100, Status.WARN, "newest dump 51% smaller than the previous one: suspicious"),
         (0, 100, Status.WARN, "newest dump 100% smaller than the previous one: suspicious"),
-        (120 * 2**20, 100 * 2**20, Status.OK, "120.0 MiB, +20% vs previous"),
+        (120 * 2**20, 100 * 2**20, Status.OK, "120 MiB, +20% vs previous"),
         (100, 100, Status.OK, "100 B, +0% vs previous"),
     ],
 )
@@ -277,7 +277,7 @@ def test_size_compares_good_backups_only() -> None:
 def test_size_unknown_without_two_good_sizes(records: tuple[BackupRecord, ...]) -> None:
     finding = one(checks.size(inv(*records), [], profile(), NOW))
     assert finding.status is Status.UNKNOWN
-    assert finding.summary == "fewer than two good dumps with a size: nothing to compare"
+    assert finding.summary == "nothing to compare: fewer than two good dumps with a size"
 
 
 def test_size_custom_ratio_and_zero_previous() -> None:
@@ -295,7 +295,7 @@ def test_size_custom_ratio_and_zero_previous() -> None:
 def test_gaps_none() -> None:
     finding = one(checks.gaps(daily(20), [], profile(), NOW))
     assert finding.status is Status.OK
-    assert finding.summary == "a good dump every day (14 d)"
+    assert finding.summary == "a good dump every day (14 days)"
     assert dict(finding.details)["days"] == "2026-08-07 .. 2026-08-20"
 
 
@@ -303,7 +303,7 @@ def test_gaps_listed() -> None:
     # Indexes are days back from today (Aug 21): 9 = Aug 12, 8 = Aug 13, 2 = Aug 19 (bad).
     finding = one(checks.gaps(daily(20, skip=(8, 9), bad=(2,)), [], profile(), NOW))
     assert finding.status is Status.WARN
-    assert finding.summary == "3 day(s) without a good dump: Aug 12, Aug 13, Aug 19"
+    assert finding.summary == "3 days without a good dump: Aug 12, Aug 13, Aug 19"
     assert [v for k, v in finding.details if k == "gap"] == [
         "2026-08-12",
         "2026-08-13",
@@ -315,7 +315,7 @@ def test_gaps_listed() -> None:
 def test_gaps_long_list_is_shortened() -> None:
     finding = one(checks.gaps(daily(20, skip=range(3, 10)), [], profile(), NOW))
     assert finding.summary == (
-        "7 day(s) without a good dump: Aug 12, Aug 13, Aug 14, Aug 15 and 3 more"
+        "7 days without a good dump: Aug 12, Aug 13, Aug 14, Aug 15 and 3 more"
     )
 
 
@@ -323,14 +323,14 @@ def test_gaps_ignore_today_and_days_before_the_first_backup() -> None:
     # Today's dump has not run yet; retention keeps 5 days: neither is a gap.
     finding = one(checks.gaps(daily(6, skip=(0,)), [], profile(), NOW))
     assert finding.status is Status.OK
-    assert finding.summary == "a good dump every day (5 d)"
+    assert finding.summary == "a good dump every day (5 days)"
 
 
 def test_gaps_outside_the_window_do_not_count() -> None:
     finding = one(checks.gaps(daily(30, skip=(20, 21)), [], profile(), NOW))
     assert finding.status is Status.OK
     short = one(checks.gaps(daily(30, skip=(5,)), [], profile(backup_history_days=3), NOW))
-    assert short.status is Status.OK and short.summary.endswith("(3 d)")
+    assert short.status is Status.OK and short.summary.endswith("(3 days)")
 
 
 def test_gaps_with_a_weekly_cadence() -> None:
@@ -338,18 +338,18 @@ def test_gaps_with_a_weekly_cadence() -> None:
     every_week = inv(*(rec(9 + 24 * 7 * i) for i in range(5)))
     finding = one(checks.gaps(every_week, [], weekly, NOW))
     assert finding.status is Status.OK
-    assert finding.summary == "no gap over the cadence (28 d)"
+    assert finding.summary == "no gap over the cadence (28 days)"
     missed = inv(*(rec(9 + 24 * 7 * i) for i in (0, 2, 3, 4)))
     finding = one(checks.gaps(missed, [], weekly, NOW))
     assert finding.status is Status.WARN
-    assert finding.summary.startswith("13 day(s) without a good dump: ")
+    assert finding.summary.startswith("13 days without a good dump: ")
 
 
 @pytest.mark.parametrize(
     ("records", "summary"),
     [
         ((rec(None, ok=None),), "no dated dumps to look for gaps"),
-        ((rec(2),), "dump history starts today: no full day to judge yet"),
+        ((rec(2),), "not judged yet: dump history starts today"),
     ],
 )
 def test_gaps_unknown(records: tuple[BackupRecord, ...], summary: str) -> None:
@@ -367,12 +367,12 @@ def test_gaps_unknown(records: tuple[BackupRecord, ...], summary: str) -> None:
         (
             (rec(2, ok=False, name="a", problem="truncated: no end marker"), rec(26, name="b")),
             Status.CRIT,
-            "newest dump a is bad: truncated: no end marker",
+            "BAD newest dump: truncated: no end marker (a)",
         ),
         (
             (rec(2, name="a"), rec(26, ok=False, name="b"), rec(50, ok=False, name="c")),
             Status.WARN,
-            "2 older dump(s) bad: b, c",
+            "2 older dumps bad: b, c",
         ),
         (
             (rec(2, ok=None, name="a"), rec(26, name="b")),
@@ -382,9 +382,9 @@ def test_gaps_unknown(records: tuple[BackupRecord, ...], summary: str) -> None:
         (
             (rec(2, ok=None, name="a"), rec(26, ok=False, name="b")),
             Status.CRIT,
-            "newest dump b is bad: truncated",
+            "BAD newest dump: truncated (b)",
         ),
-        ((rec(2, ok=None), rec(26, ok=None)), Status.UNKNOWN, "integrity of 2 dump(s) not checked"),
+        ((rec(2, ok=None), rec(26, ok=None)), Status.UNKNOWN, "not checked: integrity of 2 dumps"),
         ((), Status.UNKNOWN, "no dumps to check"),
     ],
 )
@@ -401,12 +401,12 @@ def test_integrity_with_a_running_and_a_failed_barman_backup() -> None:
         checks.integrity(inv(running, done, failed, kind="barman"), [], profile("barman"), NOW)
     )
     assert finding.status is Status.WARN
-    assert finding.summary == "1 older backup(s) bad: 20260819T030001"
+    assert finding.summary == "1 older backup bad: 20260819T030001"
     assert finding.details == (("20260819T030001", "backup failed"),)
     failed_newest = inv(failed, done, kind="barman")
     finding = one(checks.integrity(failed_newest, [], profile("barman"), NOW))
     assert finding.status is Status.CRIT
-    assert finding.summary == "newest backup 20260819T030001 is bad: backup failed"
+    assert finding.summary == "BAD newest backup: backup failed (20260819T030001)"
 
 
 # -- backup.tool ---------------------------------------------------------------------------
@@ -424,8 +424,8 @@ def test_tool_problems() -> None:
     )
     assert finding.status is Status.WARN
     assert finding.summary == (
-        "Barman: backup maximum age: FAILED (interval provided: 1 day, latest backup age: "
-        "2 days) (+1 more)"
+        "FAILED: backup maximum age (interval provided: 1 day, latest backup age: "
+        "2 days) (Barman) (+1 more)"
     )
     assert [v for _, v in finding.details] == list(problems)
 
@@ -455,40 +455,40 @@ def test_tool_unknown_without_inventory() -> None:
     [
         ([], Status.WARN, "never restore-tested"),
         ([verification(1, profile_name="testnet")], Status.WARN, "never restore-tested"),
-        ([verification(2)], Status.OK, "restore-tested 2 d ago: key matches chain"),
-        ([verification(7)], Status.OK, "restore-tested 7 d ago: key matches chain"),
-        ([verification(7.5)], Status.WARN, "last restore test 7.5 d ago (max 7 d)"),
+        ([verification(2)], Status.OK, "key matches chain (restore test 2d ago)"),
+        ([verification(7)], Status.OK, "key matches chain (restore test 7d ago)"),
+        ([verification(7.5)], Status.WARN, "TOO OLD: restore test 7d ago (max 7d)"),
         (
             [verification(1, "mismatch")],
             Status.CRIT,
-            "restore test 24 h ago: key in backup differs from chain",
+            "key DIFFERS from chain (restore test 24h ago)",
         ),
         (
             [verification(0.5, "failed")],
             Status.CRIT,
-            "restore test failed 12 h ago: failed: key 03aa… vs chain",
+            "restore test FAILED 12h ago: failed: key 03aa… vs chain",
         ),
         (
             [verification(0.5, "unknown")],
             Status.UNKNOWN,
-            "restore test 12 h ago inconclusive: unknown: key 03aa… vs chain",
+            "inconclusive restore test 12h ago: unknown: key 03aa… vs chain",
         ),
         # The newest run decides, whatever order the history is in.
         (
             [verification(1), verification(3, "mismatch")],
             Status.OK,
-            "restore-tested 24 h ago: key matches chain",
+            "key matches chain (restore test 24h ago)",
         ),
         (
             [verification(3), verification(1, "mismatch")],
             Status.CRIT,
-            "restore test 24 h ago: key in backup differs from chain",
+            "key DIFFERS from chain (restore test 24h ago)",
         ),
         # A stale mismatch is still a mismatch.
         (
             [verification(30, "mismatch")],
             Status.CRIT,
-            "restore test 30 d ago: key in backup differs from chain",
+            "key DIFFERS from chain (restore test 30d ago)",
         ),
     ],
 )
@@ -513,7 +513,7 @@ def test_verification_details_and_custom_max_age() -> None:
     finding = one(
         checks.verification(None, [verification(2)], profile(verification_max_age=DAY), NOW)
     )
-    assert finding.status is Status.WARN and finding.summary.endswith("(max 24 h)")
+    assert finding.status is Status.WARN and finding.summary.endswith("(max 24h)")
     details = dict(finding.details)
     assert details["key in backup"] == "03" + "aa" * 32
     assert details["key from hiro"] == "03" + "aa" * 32

@@ -249,10 +249,10 @@ def test_round_running_by_time_without_height() -> None:
 def test_node_unreachable_is_unknown_and_never_ok() -> None:
     found = run(db([K1]), down("key.node"), registry(K1, "key.api"))
     assert found["key.node"].status is UNK
-    assert found["key.node"].summary == "own node: connection refused"
+    assert found["key.node"].summary == "connection refused: own node"
     assert found["key.api"].status is OK  # the other source still answers for itself
     assert found["key.sources"].status is UNK
-    assert found["key.sources"].summary == "own node: connection refused"
+    assert found["key.sources"].summary == "connection refused (own node)"
 
 
 def test_node_not_read_yet_is_unknown() -> None:
@@ -266,15 +266,15 @@ def test_api_timeout_is_unknown_with_its_evidence() -> None:
     api = down("key.api", SourceTimeout("timed out", "no answer within 1.0 s"))
     found = run(db([K1]), registry(K1, "key.node"), api)
     assert found["key.api"].status is UNK
-    assert found["key.api"].summary == "API: timed out"
+    assert found["key.api"].summary == "timed out: API"
     assert found["key.sources"].status is UNK
-    assert found["key.sources"].summary == "API: timed out"
+    assert found["key.sources"].summary == "timed out (API)"
 
 
 def test_both_chain_sources_missing_are_named() -> None:
     found = run(db([K1]), down("key.node"), None)
     assert found["key.sources"].status is UNK
-    assert found["key.sources"].summary == "own node: connection refused; API: not read yet"
+    assert found["key.sources"].summary == "connection refused (own node); not read yet (API)"
 
 
 @pytest.mark.parametrize("chain", [K1, K2, None], ids=["match", "mismatch", "pre-DKG"])
@@ -283,13 +283,13 @@ def test_db_unreachable_is_unknown_whatever_the_chain_says(chain: bytes | None) 
     found = run(db_obs, *both(chain))
     for fid in ("key.node", "key.api"):
         assert found[fid].status is UNK
-        assert found[fid].summary == "signer DB: connection refused"
+        assert found[fid].summary == "connection refused: signer DB"
 
 
 def test_db_not_read_yet_is_unknown() -> None:
     found = run(None, *both(K1))
     assert statuses(found.values())["key.node"] is UNK
-    assert found["key.node"].summary == "signer DB: not read yet"
+    assert found["key.node"].summary == "not read yet: signer DB"
 
 
 @pytest.mark.parametrize(
@@ -316,14 +316,14 @@ def test_db_read_without_verified_keys_is_unknown(
 def test_db_timeout_is_unknown_and_keeps_the_chain_evidence() -> None:
     found = run(down("db", DatabaseTimeout(detail="connect_timeout 1 s")), *both(K1))["key.node"]
     assert found.status is UNK
-    assert found.summary == "signer DB: timed out"
+    assert found.summary == "timed out: signer DB"
     assert [e.source for e in found.evidence] == ["key.node"]
 
 
 def test_chain_failure_is_reported_before_the_db_failure() -> None:
     found = run(down("db"), down("key.node"), registry(K1, "key.api"))
-    assert found["key.node"].summary.startswith("own node:")
-    assert found["key.api"].summary.startswith("signer DB:")
+    assert found["key.node"].summary.endswith(": own node")
+    assert found["key.api"].summary.endswith(": signer DB")
 
 
 # -- the two chain sources against each other ----------------------------------------------
@@ -349,7 +349,7 @@ def test_disagreeing_chain_sources_are_crit_even_when_one_matches_the_db(
     assert found["key.api"].status is api_status
     sources = found["key.sources"]
     assert sources.status is CRIT
-    assert sources.summary.startswith("CHAIN SOURCES DISAGREE")
+    assert sources.summary.startswith("DISAGREE")
     assert dict(sources.details) == {
         "own node": node_key.hex() if node_key else "none",
         "API": api_key.hex() if api_key else "none",

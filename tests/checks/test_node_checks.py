@@ -82,15 +82,19 @@ def test_bitcoind_healthy_is_ok_everywhere() -> None:
 @pytest.mark.parametrize(
     ("obs", "reachable", "summary"),
     [
-        (down("bitcoind"), CRIT, "bitcoind: connection refused"),
-        (down("bitcoind", SourceAuthError("authentication failed")), CRIT, "bitcoind: auth"),
-        (down("bitcoind", SourceTimeout()), CRIT, "bitcoind: timed out"),
+        (down("bitcoind"), CRIT, "connection refused: bitcoind"),
+        (
+            down("bitcoind", SourceAuthError("authentication failed")),
+            CRIT,
+            "authentication failed: bitcoind",
+        ),
+        (down("bitcoind", SourceTimeout()), CRIT, "timed out: bitcoind"),
         (
             down("bitcoind", SourceWarmingUp("warming up", "Loading block index…")),
             WARN,
             "bitcoind warming up",
         ),
-        (None, UNK, "bitcoind: not read yet"),
+        (None, UNK, "not read yet: bitcoind"),
     ],
     ids=["refused", "auth", "timeout", "warming-up", "not-read"],
 )
@@ -108,7 +112,7 @@ def test_bitcoind_without_an_answer_leaves_the_data_rows_unknown(
 def test_bitcoind_unreachable_advice_is_the_source_detail() -> None:
     found = btc_check(down("bitcoind"))["node.bitcoind.reachable"]
     assert found.advice == "nothing listens on the port"
-    assert found.summary == "bitcoind: connection refused"
+    assert found.summary == "connection refused: bitcoind"
     assert found.status is CRIT
 
 
@@ -295,7 +299,7 @@ def test_burn_lag_threshold_comes_from_the_profile() -> None:
 def test_burn_lag_unknown_without_bitcoind(btc: Observation | None) -> None:
     found = by_id(check_stacks(stacks(), btc, MOVING, DEFAULTS, NOW))["node.stacks.burn_lag"]
     assert found.status is UNK
-    assert found.summary == "burn 900,010; bitcoind unknown"
+    assert found.summary == "unknown bitcoind height (burn 900,010)"
 
 
 @pytest.mark.parametrize(
@@ -451,7 +455,7 @@ def test_signer_healthy_is_ok_everywhere() -> None:
         "node.signer.observing": OK,
     }
     assert found["node.signer.alive"].summary.startswith("signer API alive")
-    assert found["node.signer.tips"].summary == "signer view: btc at tip, stx at tip"
+    assert found["node.signer.tips"].summary == "signer: btc at tip, stx at tip"
     assert found["node.signer.peers"].summary == "13 of 13 peers connected (registry set of 14)"
     assert found["node.signer.observing"].summary == "observing: +6 Stacks blocks"
 
@@ -461,9 +465,9 @@ def test_signer_healthy_is_ok_everywhere() -> None:
     [
         (alive(), OK, "signer API alive"),
         (alive(None), OK, "signer API alive"),
-        (down("signer"), CRIT, "signer API: connection refused"),
-        (down("signer", SourceTimeout()), CRIT, "signer API: timed out"),
-        (None, UNK, "signer API: not read yet"),
+        (down("signer"), CRIT, "connection refused: signer API"),
+        (down("signer", SourceTimeout()), CRIT, "timed out: signer API"),
+        (None, UNK, "not read yet: signer API"),
     ],
     ids=["alive", "alive-no-timing", "refused", "timeout", "not-read"],
 )
@@ -476,20 +480,20 @@ def test_signer_alive(obs: Observation | None, status: Status, summary: str) -> 
 @pytest.mark.parametrize(
     ("info", "status", "summary"),
     [
-        (signer_info(btc_signer=BTC - 3), OK, "signer view: btc -3, stx at tip"),
-        (signer_info(btc_signer=BTC - 4), WARN, "signer view: btc -4, stx at tip"),
-        (signer_info(btc_signer=BTC + 1), OK, "signer view: btc at tip, stx at tip"),
-        (signer_info(stx_signer=STX - 360), OK, "signer view: btc at tip, stx -360"),
-        (signer_info(stx_signer=STX - 361), WARN, "signer view: btc at tip, stx -361"),
-        (signer_info(stx_signer=None), OK, "signer view: btc at tip"),
-        (signer_info(btc_signer=None), UNK, "signer's bitcoin tip unknown (null in /info)"),
+        (signer_info(btc_signer=BTC - 3), OK, "signer: btc 3 behind, stx at tip"),
+        (signer_info(btc_signer=BTC - 4), WARN, "signer: btc 4 behind, stx at tip"),
+        (signer_info(btc_signer=BTC + 1), OK, "signer: btc at tip, stx at tip"),
+        (signer_info(stx_signer=STX - 360), OK, "signer: btc at tip, stx 360 behind"),
+        (signer_info(stx_signer=STX - 361), WARN, "signer: btc at tip, stx 361 behind"),
+        (signer_info(stx_signer=None), OK, "signer: btc at tip"),
+        (signer_info(btc_signer=None), UNK, "unknown: signer's bitcoin tip (null in /info)"),
         (
             signer_info(btc_signer=None, stx_signer=None, btc_node=None, stx_node=None),
             UNK,
-            "signer's bitcoin tip unknown (null in /info)",
+            "unknown: signer's bitcoin tip (null in /info)",
         ),
-        (down("signer_info"), UNK, "signer /info: connection refused"),
-        (None, UNK, "signer /info: not read yet"),
+        (down("signer_info"), UNK, "connection refused: signer /info"),
+        (None, UNK, "not read yet: signer /info"),
     ],
     ids=[
         "btc-3",
@@ -514,7 +518,7 @@ def test_signer_tips_fall_back_to_the_node_tips_in_info() -> None:
     info = signer_info(btc_signer=BTC - 4, btc_node=BTC, stx_signer=STX, stx_node=STX + 400)
     found = signer_check(info=info, bitcoind=down("bitcoind"), stacks=down("stacks"))
     assert found["node.signer.tips"].status is WARN
-    assert found["node.signer.tips"].summary == "signer view: btc -4, stx -400"
+    assert found["node.signer.tips"].summary == "signer: btc 4 behind, stx 400 behind"
 
 
 def test_signer_tips_unknown_without_any_bitcoin_reference() -> None:
@@ -549,7 +553,7 @@ def test_metrics_unreachable_makes_peers_and_observing_unknown(
     assert found["node.signer.metrics"].status is status
     assert found["node.signer.peers"].status is UNK
     assert found["node.signer.observing"].status is UNK
-    assert found["node.signer.peers"].summary.startswith("metrics: ")
+    assert found["node.signer.peers"].summary.endswith(": metrics")
 
 
 @pytest.mark.parametrize(
@@ -730,7 +734,8 @@ def test_signer_tips_name_a_mistyped_field_of_info() -> None:
     found = signer_check(info=replace(obs, value=info))["node.signer.tips"]
     assert found.status is UNK
     assert found.summary == (
-        '/info field bitcoin.signer_tip.block_height: expected an integer or null, got "abc"'
+        "unreadable /info field bitcoin.signer_tip.block_height: expected an integer or null, "
+        'got "abc"'
     )
 
 
@@ -752,6 +757,6 @@ def test_metrics_that_are_no_count_are_unknown_with_the_reason(value: str) -> No
     found = signer_check(metrics=ok("metrics", snap))
     peers, observing = found["node.signer.peers"], found["node.signer.observing"]
     assert peers.status is UNK and observing.status is UNK
-    assert peers.summary.startswith("peers_connected is ") and "not a count" in peers.summary
+    assert peers.summary.startswith("not a count: peers_connected is ")
     assert "blocks_observed_total is " in observing.summary
     assert all(len(f.summary) < 80 for f in found.values())

@@ -399,7 +399,9 @@ def test_log_retention_docker_and_dirs() -> None:
     old_dir = LogDirFacts("/var/log/sbtc", NOW - timedelta(days=120), 40)
     new_dir = LogDirFacts("/var/log/stacks", NOW - timedelta(days=10), 4)
     f = one("posture.logs.retention", healthy(log_dirs=(old_dir, new_dir)))
-    assert f.status is Status.WARN and "/var/log/stacks: oldest file 10 d old" in f.summary
+    assert (
+        f.status is Status.WARN and "too short: /var/log/stacks oldest file 10 d old" in f.summary
+    )
     assert one("posture.logs.retention", healthy(log_dirs=(old_dir,))).status is Status.OK
 
 
@@ -448,7 +450,7 @@ def test_dedicated_nodes() -> None:
     assert one("posture.dedicated_nodes", healthy(stacks_config=lost)).status is Status.CRIT
     clients = sockets(connection("10.0.0.5", 8332, "10.0.0.99"))
     f = one("posture.dedicated_nodes", healthy(sockets=clients))
-    assert f.status is Status.WARN and "bitcoind RPC serves remote clients: 10.0.0.99" in f.summary
+    assert f.status is Status.WARN and "remote clients on bitcoind RPC: 10.0.0.99" in f.summary
     unset = one("posture.dedicated_nodes", healthy(stacks_config=None))
     assert unset.status is Status.UNKNOWN and "posture.stacks_config" in unset.summary
     view = BitcoindClients(("getblock",), 8, 10)

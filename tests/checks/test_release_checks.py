@@ -86,7 +86,7 @@ def test_running_the_latest_of_everything_is_ok() -> None:
 def test_behind_is_warn_and_names_the_newest() -> None:
     found = check(signer_info=signer_info(revision="v1.3.2"))["release.signer"]
     assert found.status is WARN
-    assert found.summary == "signer v1.3.2 → v1.3.3 out"
+    assert found.summary == "newer v1.3.3 out: signer v1.3.2"
     assert "1 newer" in found.advice
     assert dict(found.details)["latest"] == "v1.3.3"
 
@@ -118,9 +118,9 @@ def test_newer_release_mentioning_a_security_fix_is_crit(
     found = check(feeds(sbtc, osv_tag="v29.0"))["release.signer"]
     assert found.status is status
     if status is CRIT:
-        assert found.summary == "signer v1.3.3: security fix in v1.3.4"
+        assert found.summary == "security fix in v1.3.4: signer v1.3.3"
     else:
-        assert found.summary == "signer v1.3.3 → v1.3.4 out"
+        assert found.summary == "newer v1.3.4 out: signer v1.3.3"
 
 
 def test_security_wording_in_an_older_release_does_not_matter() -> None:
@@ -135,7 +135,7 @@ def test_security_release_among_several_newer_is_found() -> None:
     sbtc = repo(SBTC, ["v1.3.5", "v1.3.4", fix, "v1.3.2"])
     found = check(feeds(sbtc, osv_tag="v29.0"), signer_info=signer_info(revision="v1.3.2"))
     assert found["release.signer"].status is CRIT
-    assert found["release.signer"].summary == "signer v1.3.2: security fix in v1.3.3"
+    assert found["release.signer"].summary == "security fix in v1.3.3: signer v1.3.2"
 
 
 # -- advisories --------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_advisory_covering_the_running_version_is_crit(
     row = found["release.signer"]
     assert row.status is status
     if status is CRIT:
-        assert row.summary == f"signer {running}: advisory CVE-2031-0001"
+        assert row.summary == f"advisory CVE-2031-0001: signer {running}"
         assert ("advisory", "GHSA-xxxx-yyyy-zzzz high Remote crash via crafted message") in (
             row.details
         )
@@ -176,7 +176,7 @@ def test_advisory_without_a_cve_is_named_by_its_ghsa() -> None:
         feeds(repo(SBTC, advisories=[adv]), osv_tag="v29.0"),
         signer_info=signer_info(revision="v1.3.2"),
     )
-    assert found["release.signer"].summary == "signer v1.3.2: advisory GHSA-aaaa-bbbb-cccc"
+    assert found["release.signer"].summary == "advisory GHSA-aaaa-bbbb-cccc: signer v1.3.2"
 
 
 @pytest.mark.parametrize(
@@ -202,12 +202,12 @@ def test_unreadable_advisories_are_noted_not_trusted(advisories: Any) -> None:
     [
         (signer_info(revision="v1.3.3"), None, OK, "signer v1.3.3 is latest"),
         # /info is down: the metrics' build_info label is the fallback.
-        (down("signer_info"), metrics(revision="v1.3.2"), WARN, "signer v1.3.2 → v1.3.3 out"),
+        (down("signer_info"), metrics(revision="v1.3.2"), WARN, "newer v1.3.3 out: signer v1.3.2"),
         (
             signer_info(revision=None),
             metrics(revision="v1.3.2"),
             WARN,
-            "signer v1.3.2 → v1.3.3 out",
+            "newer v1.3.3 out: signer v1.3.2",
         ),
         (
             signer_info(revision=None),
@@ -239,7 +239,7 @@ def test_signer_commit_of_a_release_is_resolved_to_its_tag() -> None:
     sbtc = repo(SBTC, ["v1.3.3", tagged])
     found = check(feeds(sbtc, osv_tag="v29.0"), signer_info=signer_info(revision=COMMIT[:12]))
     assert found["release.signer"].status is WARN
-    assert found["release.signer"].summary == "signer v1.3.2 → v1.3.3 out"
+    assert found["release.signer"].summary == "newer v1.3.3 out: signer v1.3.2"
 
 
 def test_unknown_commit_is_unknown_even_with_advisories() -> None:
@@ -259,7 +259,7 @@ def test_unknown_commit_is_unknown_even_with_advisories() -> None:
             "3.4.0.0.4",
             ["3.4.0.0.5", "3.4.0.0.4"],
             WARN,
-            "stacks-node 3.4.0.0.4 → 3.4.0.0.5 out",
+            "newer 3.4.0.0.5 out: stacks-node 3.4.0.0.4",
         ),
         # A newer signer-only tag is not a node release.
         (
@@ -273,16 +273,16 @@ def test_unknown_commit_is_unknown_even_with_advisories() -> None:
             "3.4.0.0.4",
             ["4.0.0", "3.4.0.0.5", "3.4.0.0.4"],
             WARN,
-            "stacks-node 3.4.0.0.4 → 4.0.0 out",
+            "newer 4.0.0 out: stacks-node 3.4.0.0.4",
         ),
         (
             "3.4.0.0.4",
             ["4.0.0", "4.0.2", "4.1.0-rc1", "3.4.0.0.4"],
             WARN,
-            "stacks-node 3.4.0.0.4 → 4.0.2 out",
+            "newer 4.0.2 out: stacks-node 3.4.0.0.4",
         ),
         ("4.0.1", ["4.0.1", "3.4.0.0.5", "signer-3.4.0.0.5.0"], OK, "stacks-node 4.0.1 is latest"),
-        ("4.0.1", ["4.0.2", "4.0.1"], WARN, "stacks-node 4.0.1 → 4.0.2 out"),
+        ("4.0.1", ["4.0.2", "4.0.1"], WARN, "newer 4.0.2 out: stacks-node 4.0.1"),
     ],
 )
 def test_stacks_core_versions(running: str, tags: list[str], status: Status, summary: str) -> None:
@@ -304,7 +304,7 @@ def test_stacks_core_advisory_ranges_across_schemes(running: str, status: Status
     row = found["release.stacks"]
     if status is CRIT:
         assert row.status is CRIT
-        assert row.summary == "stacks-node 3.4.0.0.4: advisory CVE-2031-0001"
+        assert row.summary == "advisory CVE-2031-0001: stacks-node 3.4.0.0.4"
     else:
         # Not covered: at most "behind" (4.0.0 is newer than 3.4.0.0.5).
         assert row.status is (OK if running == "4.0.0" else WARN)
@@ -333,7 +333,7 @@ def test_stacks_version_unknown(obs: Observation | None, summary: str) -> None:
 def test_bitcoind_behind_is_warn_and_ignores_rcs_and_eol_markers() -> None:
     found = check(feeds(osv_tag="v28.1"), bitcoind=core(280100))["release.bitcoind"]
     assert found.status is WARN
-    assert found.summary == "Core 28.1.0 → v29.0 out"
+    assert found.summary == "newer v29.0 out: Core 28.1.0"
     assert dict(found.details)["latest"] == "v29.0"
 
 
@@ -426,7 +426,7 @@ def test_crit_from_the_release_feed_is_kept_over_osv() -> None:
         "release.bitcoind"
     ]
     assert row.status is CRIT
-    assert row.summary == "Core 29.0.0: security fix in v29.1"
+    assert row.summary == "security fix in v29.1: Core 29.0.0"
 
 
 # -- feed failures and staleness ---------------------------------------------------------------
@@ -437,7 +437,7 @@ def test_release_feed_failure_makes_that_row_unknown() -> None:
     found = check(feeds(repo(SBTC, failure), osv_tag="v29.0"))
     row = found["release.signer"]
     assert row.status is UNK
-    assert row.summary == "signer v1.3.3; feed: rate limited (primary limit)"
+    assert row.summary == "feed rate limited (primary limit); signer v1.3.3"
     assert row.evidence[0].request == "GET /repos/x"
     # The other repositories still compare; the feed row says what failed.
     assert found["release.stacks"].status is OK
@@ -464,10 +464,10 @@ def test_every_feed_failed_is_unknown() -> None:
 @pytest.mark.parametrize(
     ("age", "status", "summary"),
     [
-        (5 * HOUR, OK, "cached feed, 5h old (rate limited (primary limit))"),
-        (2 * DAY, OK, "cached feed, 2d old (rate limited (primary limit))"),
-        (2 * DAY + MINUTE, WARN, "cached feed, 2d old (rate limited (primary limit))"),
-        (9 * DAY, WARN, "cached feed, 9d old (rate limited (primary limit))"),
+        (5 * HOUR, OK, "rate limited (primary limit): cached feed, 5h old"),
+        (2 * DAY, OK, "rate limited (primary limit): cached feed, 2d old"),
+        (2 * DAY + MINUTE, WARN, "rate limited (primary limit): cached feed, 2d old"),
+        (9 * DAY, WARN, "rate limited (primary limit): cached feed, 9d old"),
     ],
     ids=["hours", "at-limit", "just-over", "days"],
 )
@@ -507,8 +507,8 @@ def test_whole_feed_observation_failed_makes_every_release_row_unknown(
     # No comparison row may survive on data it does not have.
     assert set(found) == {"release.signer", "release.stacks", "release.bitcoind"}
     assert {f.status for f in found.values()} == {UNK}
-    assert found["release.signer"].summary == f"signer: feed {why}"
-    assert found["release.bitcoind"].summary == f"Core: feed {why}"
+    assert found["release.signer"].summary == f"feed {why}: signer"
+    assert found["release.bitcoind"].summary == f"feed {why}: Core"
 
 
 def test_signer_revision_of_the_wrong_type_is_named() -> None:
@@ -566,14 +566,14 @@ def test_newer_release_row_says_breaking_or_resync(body: str, words: str) -> Non
     sbtc = repo(SBTC, [release(SBTC, "v1.4.0", body=body), "v1.3.3"])
     found = check(feeds(sbtc, osv_tag="v29.0"))["release.signer"]
     assert found.status is WARN
-    assert found.summary == f"signer v1.3.3 → v1.4.0 out {words}"
+    assert found.summary == f"newer v1.4.0 out: signer v1.3.3 {words}"
     assert dict(found.details)["v1.4.0"] == words.strip("()")
 
 
 def test_plain_release_notes_raise_no_flag() -> None:
     sbtc = repo(SBTC, [release(SBTC, "v1.4.0", body="Bug fixes."), "v1.3.3"])
     found = check(feeds(sbtc, osv_tag="v29.0"))["release.signer"]
-    assert found.summary == "signer v1.3.3 → v1.4.0 out"
+    assert found.summary == "newer v1.4.0 out: signer v1.3.3"
     assert "v1.4.0" not in dict(found.details)
 
 

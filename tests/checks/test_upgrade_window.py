@@ -41,7 +41,7 @@ def test_far_from_the_prepare_phase_and_the_fork_is_ok() -> None:
 
 def test_inside_the_prepare_phase_is_not_a_window() -> None:
     status, text = one(replace(POX, blocks_until_prepare_phase=-38, blocks_until_reward_phase=62))
-    assert status is Status.WARN and "inside the prepare phase of cycle 119" in text
+    assert status is Status.WARN and "do not upgrade: prepare phase of cycle 119" in text
     # Some nodes report the next cycle's distance during the phase: the reward phase tells.
     status, _ = one(replace(POX, blocks_until_prepare_phase=2000, blocks_until_reward_phase=40))
     assert status is Status.WARN
@@ -49,7 +49,7 @@ def test_inside_the_prepare_phase_is_not_a_window() -> None:
 
 def test_a_prepare_phase_within_a_day_is_too_close() -> None:
     status, text = one(replace(POX, blocks_until_prepare_phase=100, blocks_until_reward_phase=200))
-    assert status is Status.WARN and "starts in 100 blocks (~17 h)" in text
+    assert status is Status.WARN and "prepare phase in 100 blocks (~17 h)" in text
 
 
 def test_close_to_a_hard_fork_is_too_close() -> None:

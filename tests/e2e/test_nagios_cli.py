@@ -41,7 +41,7 @@ def test_unreachable_sources_are_critical(tmp_path: Path) -> None:
     first, *rest = result.stdout.splitlines()
     assert result.returncode == 2, result.stdout + result.stderr
     assert first.startswith("SIGNER-TUI CRITICAL - ")
-    assert "node.signer.alive signer API: connection refused" in first
+    assert "node.signer.alive connection refused: signer API" in first
     assert " | findings=" in first and "critical=" in first
     assert any(line.startswith("[CRITICAL] main/node.bitcoind.reachable") for line in rest)
     assert "Traceback" not in result.stderr

@@ -120,7 +120,7 @@ async def test_node_down_then_back(stack: Stack) -> None:
         await wait_for_polls(pilot, seen, {"bitcoind"})
         findings = by_id(app)
         assert findings["node.bitcoind.reachable"].status is Status.CRIT
-        assert findings["node.bitcoind.reachable"].summary == "bitcoind: connection refused"
+        assert findings["node.bitcoind.reachable"].summary == "connection refused: bitcoind"
         for fid in ("synced", "version", "pruned", "tip_age"):
             assert findings[f"node.bitcoind.{fid}"].status is Status.UNKNOWN
         assert pane_rows(app, "nodes")[0].startswith("CRIT")
@@ -174,7 +174,7 @@ async def test_hanging_source_does_not_block_the_ui(stack: Stack) -> None:
         assert time.monotonic() - started < 6.0
         finding = by_id(app)["node.stacks.reachable"]
         assert finding.status is Status.CRIT
-        assert finding.summary == "Stacks node: timed out after 3 s"
+        assert finding.summary == "timed out after 3 s: Stacks node"
 
 
 async def test_worker_failure_becomes_unknown_row(stack: Stack) -> None:
@@ -206,9 +206,11 @@ async def test_timeline_exports_markdown_and_json(stack: Stack) -> None:
     exports = sorted((stack.tmp / "state").glob("timeline-*"))
     assert sorted(p.suffix for p in exports) == [".json", ".md"]
     markdown = next(p for p in exports if p.suffix == ".md").read_text()
-    assert "| `key.node` |" in markdown and "OK (first seen)" in markdown
+    # Start-up is one event, not one per finding.
+    assert "`console.started`" in markdown and "(started)" in markdown
+    assert "| `key.node` |" not in markdown
     events = json.loads(next(p for p in exports if p.suffix == ".json").read_text())
-    assert {e["finding_id"] for e in events} >= {"key.node", "key.api", "key.sources"}
+    assert [e["finding_id"] for e in events].count("console.started") == 1
     # The running timeline is also kept on disk for a restarted console.
     assert (stack.tmp / "state" / "timeline.jsonl").exists()
 
@@ -223,7 +225,8 @@ async def test_help_palette_and_keymap(stack: Stack) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert "lying or forked node" in app.screen.markdown
-        assert "| x | Refresh |" in app.screen.markdown
+        assert "| x | poll every source now |" in app.screen.markdown
+        assert "| f7 | event timeline" in app.screen.markdown
         await pilot.press("escape")
         await pilot.press("f7")
         await pilot.pause()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import textwrap
 from datetime import datetime
 
 from textual.app import ComposeResult
@@ -56,6 +57,25 @@ def evidence_text(finding: Finding, now: datetime) -> str:
     return REDACTOR("\n".join(lines))
 
 
+def wrap_at_spaces(text: str, width: int) -> str:
+    """Prose wrapped at spaces only: a URL, key or hash is never split mid-token (one wider
+    than the box runs past it and the box scrolls sideways)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        if len(line) <= width or not line.strip():
+            out.append(line)
+            continue
+        out += textwrap.wrap(
+            line,
+            width,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return "\n".join(out)
+
+
 class EvidenceScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="close"),
@@ -70,7 +90,9 @@ class EvidenceScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="evidence-box") as box:
             box.border_title = f"Evidence — {self.finding.id}"
-            yield Static(self.text, id="evidence-text", markup=False)
+            # 90% of the screen, less border (2), padding (2) and scrollbar (2).
+            width = max(30, int(self.app.size.width * 0.9) - 6)
+            yield Static(wrap_at_spaces(self.text, width), id="evidence-text", markup=False)
         yield Footer()
 
     def action_copy(self) -> None:

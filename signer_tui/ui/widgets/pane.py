@@ -3,23 +3,49 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from signer_tui.model import Finding, Status, age_of, format_age
+from signer_tui import format as fmt
+from signer_tui.model import Finding, Status, age_of
 from signer_tui.ui.theme import status_style
 
 # Columns are padded by hand (cell_padding=0) so an 80-column pane keeps room for summaries.
+# "UNKNOWN" is 7 cells: the eighth keeps the status word off the summary.
 STATUS_WIDTH = 8
 AGE_WIDTH = 5
 SOURCE_WIDTH = 16
+# Below this many summary cells the age column gives way (the detail line shows the age).
+AGE_NEEDS = 36
+
+
+def column_widths(inner: int, wide: bool) -> tuple[int, int, int]:
+    """(summary, source, age) widths for a table `inner` cells wide: at narrow widths the
+    source and then the age columns give way before the summary does."""
+    source = SOURCE_WIDTH if wide else 0
+    rest = inner - STATUS_WIDTH - source
+    age = AGE_WIDTH if rest - AGE_WIDTH >= AGE_NEEDS else 0
+    return max(10, rest - age), source, age
+
+
+# A pane at 80x24 is 40 cells wide: less its border (2) and scrollbar (1).
+NARROW_INNER = 80 // 2 - 3
+NARROW_SUMMARY_WIDTH = column_widths(NARROW_INNER, wide=False)[0]
 
 
 class FindingsTable(DataTable[Text]):
-    """Rows of STATUS | summary | age; Enter opens the evidence of the highlighted row."""
+    """Rows of STATUS | summary | [source] | [age]; Enter opens the highlighted row's evidence."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Home/End reach the first and last rows (DataTable scrolls sideways by default).
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(
@@ -31,6 +57,15 @@ class FindingsTable(DataTable[Text]):
             cell_padding=0,
         )
         self.findings: list[Finding] = []
+        # What each row shows, by finding id: rows whose cells did not change are not redrawn.
+        self.shown: dict[str, tuple[str, ...]] = {}
+        self.layout_key: tuple[int, int, int] = (0, 0, 0)
+
+    def action_cursor_left(self) -> None:
+        """Rows have no cells to move between."""
+
+    def action_cursor_right(self) -> None:
+        """Rows have no cells to move between."""
 
 
 class FindingsPane(Vertical):
@@ -43,6 +78,9 @@ class FindingsPane(Vertical):
         self.help_text = help_text
         self.border_title = title
         self.worst: Status = Status.UNKNOWN
+        self.now: datetime | None = None
+        # Finding ids whose status changed since the operator last looked (set by the app).
+        self.changed: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield FindingsTable(id=f"{self.id}-table")
@@ -56,46 +94,32 @@ class FindingsPane(Vertical):
 
     def show(self, findings: list[Finding], now: datetime, wide: bool) -> None:
         table = self.table
-        app = self.app
+        self.now = now
         # Problems first; within a status keep the order the checks emit (reachable, synced…).
         ordered = sorted(findings, key=lambda f: -f.effective_status(now).rank)
-        # The cursor keeps its row, not its finding: after a re-sort the worst stays on top
-        # and the highlighted position does not jump around under the operator's eyes.
-        cursor_row = table.cursor_row if table.row_count else 0
+        before = self.selected()
+        before_row = table.cursor_row if table.row_count else 0
         # The table's own width, less its vertical scrollbar.
         inner = max(24, (table.size.width or (self.size.width or 40) - 2) - 1)
-        source_width = SOURCE_WIDTH if wide else 0
-        summary_width = max(10, inner - STATUS_WIDTH - AGE_WIDTH - source_width)
-        table.clear(columns=True)
-        table.add_column("status", key="status", width=STATUS_WIDTH)
-        table.add_column("summary", key="summary", width=summary_width)
-        if wide:
-            table.add_column("source", key="source", width=source_width)
-        table.add_column("age", key="age", width=AGE_WIDTH)
-        table.findings = ordered
-        for finding in ordered:
-            shown = finding.effective_status(now)
-            stale = finding.is_stale(now)
-            word = "STALE" if stale and shown is not finding.status else shown.value
-            cells = [
-                Text(word, style=status_style(app, shown)),
-                Text(" " + finding.summary, overflow="ellipsis", no_wrap=True),
-            ]
-            if wide:
-                # The first word names the service; the rest (hosts, paths) is in the evidence.
-                source = finding.evidence[0].source.split(" ", 1)[0] if finding.evidence else ""
-                cells.append(Text(source, style="dim", overflow="ellipsis", no_wrap=True))
-            age = format_age(age_of(finding.data_time, now))
-            cells.append(Text(age.rjust(AGE_WIDTH - 1), style="bold" if stale else "dim"))
-            table.add_row(*cells)
-        if not ordered:
-            empty = [
-                Text("UNKNOWN", style=status_style(app, Status.UNKNOWN)),
-                Text(" waiting for the first poll…"),
-            ]
-            table.add_row(*empty, *([Text("")] if wide else []), Text("—".rjust(AGE_WIDTH - 1)))
-        if cursor_row:
-            table.move_cursor(row=min(cursor_row, table.row_count - 1), animate=False)
+        summary_width, source_width, age_width = column_widths(inner, wide)
+        rows = [self._cells(f, now, summary_width, source_width, age_width) for f in ordered]
+        ids = [f.id for f in ordered]
+        layout = (summary_width, source_width, age_width)
+        if layout != table.layout_key or ids != list(table.shown) or not ordered:
+            self._rebuild(table, ordered, rows, layout)
+        else:
+            # Same rows in the same order: redraw only the cells that changed.
+            for finding, cells in zip(ordered, rows, strict=True):
+                plain = tuple(c.plain + str(c.style) for c in cells)
+                if table.shown.get(finding.id) != plain:
+                    for column, cell in zip(table.columns, cells, strict=True):
+                        table.update_cell(finding.id, column, cell)
+                    table.shown[finding.id] = plain
+            table.findings = ordered
+        # The top row means "watching the worst": it stays the top. Anywhere else the cursor
+        # stays on its finding, wherever the re-sort moves it.
+        if before is not None and before.id in ids and before_row > 0:
+            table.move_cursor(row=ids.index(before.id), animate=False)
         self.worst = (
             Status.worst(f.effective_status(now) for f in ordered) if ordered else Status.UNKNOWN
         )
@@ -104,16 +128,81 @@ class FindingsPane(Vertical):
             self.set_class(status is self.worst, f"-{status.value.lower()}")
         self.show_detail()
 
+    def _rebuild(
+        self,
+        table: FindingsTable,
+        ordered: list[Finding],
+        rows: list[list[Text]],
+        layout: tuple[int, int, int],
+    ) -> None:
+        summary_width, source_width, age_width = layout
+        table.clear(columns=True)
+        table.add_column("status", key="status", width=STATUS_WIDTH)
+        table.add_column("summary", key="summary", width=summary_width)
+        if source_width:
+            table.add_column("source", key="source", width=source_width)
+        if age_width:
+            table.add_column("age", key="age", width=age_width)
+        table.layout_key = layout
+        table.shown = {}
+        table.findings = ordered
+        for finding, cells in zip(ordered, rows, strict=True):
+            table.add_row(*cells, key=finding.id)
+            table.shown[finding.id] = tuple(c.plain + str(c.style) for c in cells)
+        if not ordered:
+            empty = [
+                Text("UNKNOWN", style=status_style(self.app, Status.UNKNOWN)),
+                Text("waiting for the first poll…"),
+            ]
+            extra = [Text("")] * (bool(source_width) + bool(age_width))
+            table.add_row(*empty, *extra)
+
+    def _cells(
+        self, finding: Finding, now: datetime, summary_width: int, source_width: int, age: int
+    ) -> list[Text]:
+        shown = finding.effective_status(now)
+        stale = finding.is_stale(now)
+        word = "STALE" if stale and shown is not finding.status else shown.value
+        cells = [
+            Text(word.ljust(STATUS_WIDTH), style=status_style(self.app, shown)),
+            # Cut at a word, never mid-verdict; the detail line has the whole text. "•": changed
+            # since the operator last looked.
+            Text(
+                ("• " if finding.id in self.changed else "")
+                + fmt.fit(finding.summary, summary_width - 2 * (finding.id in self.changed)),
+                no_wrap=True,
+            ),
+        ]
+        if source_width:
+            # The first word names the service; the rest (hosts, paths) is in the evidence.
+            source = finding.evidence[0].source.split(" ", 1)[0] if finding.evidence else ""
+            cells.append(Text(fmt.fit(source, source_width - 1), style="dim", no_wrap=True))
+        if age:
+            text = fmt.age(age_of(finding.data_time, now))
+            cells.append(Text(text.rjust(AGE_WIDTH - 1), style="bold" if stale else "dim"))
+        return cells
+
     def show_detail(self) -> None:
-        """Wide layouts show the highlighted row's id and advice under the table."""
+        """The highlighted row in full, whatever the column cut: summary, data age, id."""
         finding = self.selected()
         text = ""
         if finding is not None:
-            text = f"{finding.id}: {finding.advice or finding.summary}"
+            age = fmt.age(age_of(finding.data_time, self.now)) if self.now else "—"
+            stale = " STALE" if self.now and finding.is_stale(self.now) else ""
+            text = f"{finding.summary} · {age} old{stale} · {finding.id}"
         self.query_one(".detail", Static).update(text)
 
     def on_data_table_row_highlighted(self) -> None:
         self.show_detail()
+
+    def select_finding(self, finding_id: str) -> bool:
+        """Put the cursor on a finding (by id); False when this pane does not show it."""
+        table = self.table
+        for index, finding in enumerate(table.findings):
+            if finding.id == finding_id:
+                table.move_cursor(row=index, animate=False)
+                return True
+        return False
 
     def show_series(self, series: dict[str, list[float]]) -> None:
         """Key metrics as text sparklines (block characters work in any terminal)."""

@@ -7,12 +7,14 @@ Each repaints only when its text changed.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from rich.text import Text
 from textual.widget import Widget
 
-from signer_tui.model import Status
+from signer_tui import format as fmt
+from signer_tui.model import Finding, Status, age_of
 from signer_tui.ui.theme import status_style
 
 CLOCK_WIDTH = 13  # "HH:MM:SS UTC" and a space
@@ -47,11 +49,13 @@ class TopBar(Widget):
         current: int,
         now: datetime,
         note: str = "",
+        summary: str = "",
     ) -> None:
+        """`summary` is the current profile's one-liner (`profile_summary`)."""
         if self.parent is not None:
             for clock in self.parent.query(Clock):
                 clock.show(now)
-        key = (tuple(profiles), current, note, self.app.theme)
+        key = (tuple(profiles), current, note, summary, self.app.theme)
         if key == self._shown:
             return
         self._shown = key
@@ -68,6 +72,8 @@ class TopBar(Widget):
             )
             text.append(" ")
             text.append(status.value, style=status_style(app, status))
+            if current_one and summary:
+                text.append(f" {summary}", style="dim")
         if note:
             text.append("  ")
             text.append(f" {note} ", style="reverse")
@@ -76,3 +82,17 @@ class TopBar(Widget):
 
     def render(self) -> Text:
         return self._text
+
+
+def profile_summary(findings: list[Finding], now: datetime) -> str:
+    """Counts by status, worst first, and the age of the oldest data: '1 CRIT 2 WARN 9 OK,
+    oldest 4m'. Empty before the first poll."""
+    if not findings:
+        return ""
+    counts = Counter(f.effective_status(now) for f in findings)
+    order = sorted(counts, key=lambda s: -s.rank)
+    words = " ".join(f"{counts[s]} {s.value}" for s in order)
+    ages = [age_of(f.data_time, now) for f in findings]
+    known = [a for a in ages if a is not None]
+    oldest = f", oldest {fmt.age(max(known))}" if known else ""
+    return words + oldest

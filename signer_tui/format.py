@@ -123,7 +123,10 @@ VERDICT_WORDS = tuple(
     advisory, security, CVE, vulnerable, not, no, cannot, could not, never,
     without, denied, authentication failed, initial, download, transition,
     unverified, volatile, accepts, is on, at its size cap, empty, do not upgrade,
-    out, needs, need, nan, none, in the future,
+    out, needs, need, nan, none, in the future, slow, near the limit, growing,
+    long transaction, no signer connection, pending, set change, another set, split,
+    will split, end-of-life, below the minimum, below threshold, more peers than signers,
+    bad threshold, running,
     unknown / waiting:
     unknown, inconclusive, watching, waiting, pre-DKG,
     good:

@@ -85,7 +85,10 @@ def check_queries(live: DbLiveness, cfg: DbHealth) -> Finding:
     if "stacks_blocks" in scans:
         advice += " stacks_blocks is read with a sequential scan: it has no block_height index."
     if worst is Status.UNKNOWN:
-        text += "; " + "; ".join(f"{q.name}: {q.error}" for q, s in judged if s is Status.UNKNOWN)
+        why = "; ".join(f"{q.name}: {q.error}" for q, s in judged if s is Status.UNKNOWN)
+        text = f"unknown: {why}; {text}"
+    else:
+        text = f"slow: {slowest.name} {shown} (slowest hot query)"
     return Finding("db.queries", worst, text, advice, evidence, details=details)
 
 
@@ -116,10 +119,12 @@ def check_size(live: DbLiveness, series: Series, cfg: DbHealth) -> Finding:
     rate, span = growth_per_day(series, cfg.growth_min_span)
     if rate is None:
         have = f"{format_age(span)} of samples" if span > 0 else "no samples yet"
+        # The size itself was read: that is a verdict (OK). Only its growth is still being
+        # measured — a fresh console must not read UNKNOWN for its first 15 minutes.
         return Finding(
             "db.size",
-            Status.UNKNOWN,
-            f"{head}; growth unknown ({have}, needs {format_duration(cfg.growth_min_span)})",
+            Status.OK,
+            f"{head}; growth: watching ({have}, needs {format_duration(cfg.growth_min_span)})",
             "Growth per day is measured from the sizes kept across polls and `check` runs.",
             evidence,
             details=tuple(details),
@@ -130,7 +135,7 @@ def check_size(live: DbLiveness, series: Series, cfg: DbHealth) -> Finding:
         return Finding(
             "db.size",
             Status.WARN,
-            text,
+            f"growing {human_bytes(rate)}/day: {head}",
             f"The signer DB grows faster than {cfg.growth_warn_per_day} MiB a day: plan disk "
             "space, and watch db.queries (a larger stacks_blocks makes the tip lookup slower).",
             evidence,
@@ -143,7 +148,7 @@ def check_connections(live: DbLiveness, cfg: DbHealth) -> Finding:
     c = live.connections
     if c is None:
         why = dict(live.problems).get("connections", "not read")
-        return Finding("db.connections", Status.UNKNOWN, f"connections: {why}", "")
+        return Finding("db.connections", Status.UNKNOWN, f"unknown: connections ({why})", "")
     ratio = c.total / c.usable
     text = f"{c.total} of {c.usable} usable connections ({c.signer} sbtc-signer)"
     details = (
@@ -155,16 +160,17 @@ def check_connections(live: DbLiveness, cfg: DbHealth) -> Finding:
         "When the connections run out the signer's pool cannot get one and the signer stops. "
         "Find who holds them in pg_stat_activity; raise max_connections only with care."
     )
+    near = f"near the limit: {c.total} of {c.usable} connections ({c.signer} sbtc-signer)"
     if ratio >= cfg.connections_crit_ratio:
-        return Finding("db.connections", Status.CRIT, text, advice, details=details)
+        return Finding("db.connections", Status.CRIT, near, advice, details=details)
     if ratio >= cfg.connections_warn_ratio:
-        return Finding("db.connections", Status.WARN, text, advice, details=details)
+        return Finding("db.connections", Status.WARN, near, advice, details=details)
     if c.signer == 0:
         # The signer names every pooled connection 'sbtc-signer': none means not connected.
         return Finding(
             "db.connections",
             Status.WARN,
-            text + ": the signer holds no connection",
+            f"no signer connection: {c.total} of {c.usable} in use, none 'sbtc-signer'",
             "The signer sets application_name 'sbtc-signer' on its pool; none is connected. "
             "Is the signer running and pointed at this database?",
             details=details,
@@ -177,7 +183,7 @@ def check_oldest_xact(live: DbLiveness, cfg: DbHealth) -> Finding:
         return Finding(
             "db.oldest_xact",
             Status.UNKNOWN,
-            f"oldest transaction: {dict(live.problems)['oldest_xact']}",
+            f"unknown: oldest transaction ({dict(live.problems)['oldest_xact']})",
             "",
         )
     x = live.oldest_xact
@@ -194,10 +200,14 @@ def check_oldest_xact(live: DbLiveness, cfg: DbHealth) -> Finding:
         "down) and may hold locks the signer waits on. Find it in pg_stat_activity; end it if "
         "it is not the signer's own."
     )
+    long = (
+        f"long transaction {format_age(x.age_seconds)}: pid {x.pid}, "
+        f"{x.application or 'no application_name'}, {x.state or '?'}{caveat}"
+    )
     if x.age_seconds >= cfg.oldest_xact_crit:
-        return Finding("db.oldest_xact", Status.CRIT, text, advice)
+        return Finding("db.oldest_xact", Status.CRIT, long, advice)
     if x.age_seconds >= cfg.oldest_xact_warn:
-        return Finding("db.oldest_xact", Status.WARN, text, advice)
+        return Finding("db.oldest_xact", Status.WARN, long, advice)
     return Finding("db.oldest_xact", Status.OK, text, "")
 
 

@@ -111,8 +111,8 @@ def judge_key(
                 return KeyVerdict(
                     Status.WARN,
                     KeyState.TRANSITION,
-                    f"{label} key {short(registry_key)} verified; DKG round running "
-                    f"({_describe(unverified)})",
+                    f"DKG round running ({_describe(unverified)}); {label} key "
+                    f"{short(registry_key)} verified",
                     "A new DKG round is waiting for verification; watch it become verified.",
                 )
             return KeyVerdict(

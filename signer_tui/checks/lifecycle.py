@@ -98,8 +98,8 @@ def fork_deadline(
             return Finding(
                 FORK_ID,
                 Status.CRIT,
-                f"stacks-node {version.version} split from the network at block "
-                f"{fork.activation_height:,} ({fork.name} needs >= {fork.min_version})",
+                f"split from the network at block {fork.activation_height:,}: stacks-node "
+                f"{version.version} ({fork.name} needs >= {fork.min_version})",
                 f"This node is on the old chain since {fork.name}: upgrade it to "
                 f"{fork.min_version} or later now; the signer is reading a dead fork.",
                 evidence,
@@ -109,8 +109,8 @@ def fork_deadline(
         return Finding(
             FORK_ID,
             status,
-            f"stacks-node {version.version} will split at block {fork.activation_height:,} "
-            f"({fork.name}): {left:,} blocks, {eta(left)} left; needs >= {fork.min_version}",
+            f"will split in {left:,} blocks ({eta(left)}): stacks-node {version.version} at "
+            f"{fork.activation_height:,} ({fork.name}) needs >= {fork.min_version}",
             f"Upgrade to {fork.min_version} or later before the activation height; plan it "
             "outside a prepare phase (see node.stacks.upgrade_window).",
             evidence,
@@ -161,7 +161,7 @@ def bitcoin_eol(
         return Finding(
             EOL_ID,
             Status.CRIT,
-            f"Core {shown} is below the signer's minimum {window.signer_minimum_major}",
+            f"below the minimum: Core {shown} < {window.signer_minimum_major}",
             f"The sBTC signer needs Bitcoin Core >= {window.signer_minimum_major}; upgrade to a "
             f"maintained line ({maintained}).",
             evidence,
@@ -187,7 +187,7 @@ def bitcoin_eol(
         return Finding(
             EOL_ID,
             Status.CRIT,
-            f"Core {shown} is end-of-life (since {since}) and a {what} will never reach {major}.x",
+            f"end-of-life: Core {shown} (since {since}); a {what} will never reach {major}.x",
             f"Upgrade bitcoind to a maintained line ({maintained}); an end-of-life line gets "
             "no security fixes.",
             evidence,
@@ -196,7 +196,7 @@ def bitcoin_eol(
     return Finding(
         EOL_ID,
         Status.WARN,
-        f"Core {shown} is end-of-life (since {since}; maintained: {maintained})",
+        f"end-of-life: Core {shown} (since {since}; maintained: {maintained})",
         "Bitcoin Core maintains only the latest three majors: plan the upgrade before a "
         "security fix lands only in maintained lines.",
         evidence,

@@ -580,7 +580,7 @@ def _signer_peers(
         return Finding(
             "node.signer.peers",
             Status.CRIT,
-            text,
+            f"below threshold: {text}",
             f"Fewer peers than the signing threshold ({threshold}) needs: the signer "
             "cannot take part in signing rounds. Check P2P ports and the seeds.",
             ev,
@@ -589,7 +589,7 @@ def _signer_peers(
         return Finding(
             "node.signer.peers",
             Status.WARN,
-            f"{peers:.0f} peers: more than the {expected} other signers of the {basis} set",
+            f"more peers than signers: {peers:.0f} > {expected} others ({basis} set)",
             "On sBTC <= v1.3.3 peers outside the signer set are accepted and counted (fixed "
             "by PR #2089), so this count cannot show that every signer is connected: "
             "confirm with the other operators; check for unknown peers.",
@@ -599,7 +599,7 @@ def _signer_peers(
         return Finding(
             "node.signer.peers",
             Status.WARN,
-            text,
+            f"{expected - peers:.0f} missing: {text}",
             "Some signers are not connected: check your P2P port (4122) and their status.",
             ev,
         )

@@ -59,7 +59,7 @@ def _difference(a: SignerSet, b: SignerSet) -> tuple[str, tuple[tuple[str, str],
 
 def _invalid(s: SignerSet) -> str:
     if s.threshold is not None and (s.threshold < 1 or s.threshold > len(s.keys)):
-        return f"{s.where} threshold {s.threshold} does not fit its {len(s.keys)} keys"
+        return f"bad threshold: {s.where} {s.threshold} of {len(s.keys)} keys"
     if len(s.keys) > MAX_SIGNERS:
         return f"{s.where} lists {len(s.keys)} keys; the signer allows {MAX_SIGNERS}"
     return ""
@@ -128,7 +128,7 @@ def check_signer_set(
         return Finding(
             FINDING_ID,
             Status.UNKNOWN,
-            f"registry signer set: {why}",
+            f"unknown: registry signer set ({why})",
             "get-current-signer-data is read through your own Stacks node.",
             tuple(evidence),
         )
@@ -166,7 +166,7 @@ def check_signer_set(
     if status is Status.OK and config_failed:
         # The configured file could not be read: the comparison that matters most is missing.
         status = Status.UNKNOWN
-        summary = f"signer config: {config_failed}; {summary}"
+        summary = f"unknown: signer config ({config_failed}); {summary}"
         advice = "Check signer.config_file: the path, and that this user may read it."
     elif status is Status.OK and config is None and toml is not None:
         # Only part of the comparison ran: say so instead of a clean OK.

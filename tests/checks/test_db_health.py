@@ -67,9 +67,9 @@ def test_healthy_db_is_ok_everywhere_but_growth_until_measured() -> None:
     assert found["db.queries"].summary == "slowest hot query: stacks chain tip 20 ms"
     assert found["db.connections"].status is Status.OK
     assert found["db.oldest_xact"].status is Status.OK
-    assert found["db.size"].status is Status.UNKNOWN  # first seen: no growth yet
-    assert "growth unknown (no samples yet, needs 15m)" in found["db.size"].summary
-    assert "growth unknown" in found["db.size"].summary
+    # First seen: the size is known (OK); only its growth is still being measured.
+    assert found["db.size"].status is Status.OK
+    assert "growth: watching (no samples yet, needs 15m)" in found["db.size"].summary
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ def test_a_timed_out_query_is_crit_and_names_the_scan() -> None:
     slow = q("stacks chain tip", None, timed_out=True, scans=("stacks_blocks",))
     found = run(live(q("newest dkg_shares", 1.0), slow))["db.queries"]
     assert found.status is Status.CRIT
-    assert found.summary == "slowest hot query: stacks chain tip timed out after 2 s"
+    assert found.summary == "slow: stacks chain tip timed out after 2 s (slowest hot query)"
     assert "#2041" in found.advice and "no block_height index" in found.advice
     assert dict(found.details)["stacks chain tip"].endswith("seq scan on stacks_blocks")
 
@@ -109,7 +109,7 @@ def test_growth_boundaries(per_day: float, status: Status) -> None:
 
 def test_growth_needs_the_minimum_span() -> None:
     short = run(live(), growing(10 * GIB, timedelta(minutes=14)))["db.size"]
-    assert short.status is Status.UNKNOWN
+    assert short.status is Status.OK  # size known; growth still watching
     assert "needs 15m" in short.summary
     enough = run(live(), growing(10 * GIB, timedelta(minutes=15)))["db.size"]
     assert enough.status is Status.WARN
@@ -129,13 +129,13 @@ def test_connection_ratio_boundaries(total: int, status: Status) -> None:
     # 100 max, 3 reserved for superusers: 97 usable; 0.8 -> 77.6, 0.95 -> 92.15.
     found = run(live(connections=Connections(total, 3, 0, 100, 3)))["db.connections"]
     assert found.status is status
-    assert found.summary.startswith(f"{total} of 97 usable connections")
+    assert f"{total} of 97" in found.summary
 
 
 def test_no_signer_connection_is_a_warn() -> None:
     found = run(live(connections=Connections(4, 0, 0, 100, 3)))["db.connections"]
     assert found.status is Status.WARN
-    assert "holds no connection" in found.summary
+    assert found.summary.startswith("no signer connection")
 
 
 @pytest.mark.parametrize(

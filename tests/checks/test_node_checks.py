@@ -560,11 +560,17 @@ def test_metrics_unreachable_makes_peers_and_observing_unknown(
     ("peers", "signers", "threshold", "status", "summary"),
     [
         (13, 14, 10, OK, "13 of 13 peers connected"),
-        (12, 14, 10, WARN, "12 of 13 peers connected"),
-        (11, 14, 10, WARN, "11 of 13 peers connected"),
-        (9, 14, 10, WARN, "9 of 13 peers connected"),  # exactly threshold - 1: can still sign
-        (8, 14, 10, CRIT, "8 of 13 peers connected"),
-        (0, 14, 10, CRIT, "0 of 13 peers connected"),
+        (12, 14, 10, WARN, "1 missing: 12 of 13 peers connected"),
+        (11, 14, 10, WARN, "2 missing: 11 of 13 peers connected"),
+        (
+            9,
+            14,
+            10,
+            WARN,
+            "4 missing: 9 of 13 peers connected",
+        ),  # exactly threshold - 1: can still sign
+        (8, 14, 10, CRIT, "below threshold: 8 of 13 peers connected"),
+        (0, 14, 10, CRIT, "below threshold: 0 of 13 peers connected"),
         (0, 1, 1, OK, "0 of 0 peers connected"),  # a lone signer (devnet)
         (None, 14, 10, UNK, "peers_connected not exported"),  # v1.0.x
     ],
@@ -587,9 +593,9 @@ def test_signer_peers(
     ("peers", "configured", "status", "words"),
     [
         (10, 11, OK, "10 of 10 peers connected (configured set of 11)"),
-        (9, 11, WARN, "9 of 10 peers connected (configured set of 11)"),
-        (11, 11, WARN, "11 peers: more than the 10 other signers of the configured set"),
-        (13, 11, WARN, "13 peers: more than the 10 other signers of the configured set"),
+        (9, 11, WARN, "1 missing: 9 of 10 peers connected (configured set of 11)"),
+        (11, 11, WARN, "more peers than signers: 11 > 10 others (configured set)"),
+        (13, 11, WARN, "more peers than signers: 13 > 10 others (configured set)"),
     ],
     ids=["all", "one-missing", "one-over", "mainnet-14-on-an-11-set"],
 )
@@ -609,7 +615,7 @@ def test_signer_peers_expected_from_the_configured_set(
 def test_more_peers_than_the_registry_set_is_said() -> None:
     found = signer_check(metrics=metrics(20), node_key=node_key_with_set(14, 10))
     assert found["node.signer.peers"].status is WARN
-    assert "more than the 13 other signers of the registry set" in (
+    assert "more peers than signers: 20 > 13 others (registry set)" in (
         found["node.signer.peers"].summary
     )
 

@@ -98,7 +98,7 @@ def test_both_disagreements_are_named() -> None:
 def test_threshold_that_does_not_fit_is_crit(keys: tuple[bytes, ...], required: int) -> None:
     found = run(config(keys, required))
     assert found.status is Status.CRIT
-    assert "does not fit its 14 keys" in found.summary
+    assert found.summary.startswith("bad threshold:") and "of 14 keys" in found.summary
 
 
 def test_more_than_16_keys_is_crit() -> None:
@@ -109,7 +109,7 @@ def test_more_than_16_keys_is_crit() -> None:
 def test_registry_unreadable_is_unknown() -> None:
     found = run(node=down("key.node"))
     assert found.status is Status.UNKNOWN
-    assert found.summary.startswith("registry signer set:")
+    assert found.summary.startswith("unknown: registry signer set (")
 
 
 def test_registry_without_signer_data_is_unknown() -> None:
@@ -131,7 +131,7 @@ def test_config_not_configured_still_compares_registry_and_dkg() -> None:
 def test_config_configured_but_unreadable_is_unknown() -> None:
     found = run(down("signer_config"))
     assert found.status is Status.UNKNOWN
-    assert found.summary.startswith("signer config:")
+    assert found.summary.startswith("unknown: signer config (")
 
 
 def test_config_unreadable_does_not_hide_a_dkg_disagreement() -> None:

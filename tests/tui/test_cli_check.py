@@ -43,7 +43,8 @@ def test_check_json_and_prometheus(stack: Stack, capsys: pytest.CaptureFixture[s
     assert by_id["node.stacks.tip_age"]["status"] == "OK"  # two rounds: the tip was seen twice
     assert by_id["backup.integrity"]["status"] == "WARN"  # the truncated dump
     crit = {k: v["summary"] for k, v in by_id.items() if v["status"] == "CRIT"}
-    assert doc["status"] == "WARN" and code == 1, crit
+    unknown = {k: v["summary"] for k, v in by_id.items() if v["status"] == "UNKNOWN"}
+    assert doc["status"] == "WARN" and code == 1, (crit, unknown)
     families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
     statuses = {s.labels["id"]: s.value for s in families["signer_tui_finding_status"].samples}
     assert statuses["key.node"] == 0 and statuses["backup.integrity"] == 1

@@ -47,6 +47,11 @@ async def settle(pilot: Any, name: str | None) -> None:
     # Let the "Refreshing" notification expire so it is not in the picture.
     app.clear_notifications()
     await pilot.pause()
+    # Let the last poll's re-layout (a pane's scrollbar coming or going) settle too.
+    await asyncio.sleep(0.3)
+    await pilot.pause()
+    app.refresh(layout=True)
+    await pilot.pause()
     # How long the frozen tip has "held" is real time between two polls (1 s, or 2 s on a
     # loaded machine); the detail line shows it in full, so pin it.
     import dataclasses

@@ -77,7 +77,7 @@ def populated(text: str) -> bool:
             "Aggregate key",
             "Node health",
             "Releases & advisories",
-            "DB = own node",
+            "own node key",
             "last good dump",
             "bitcoind up",
             "feeds fresh",

@@ -19,11 +19,15 @@ The signer exports no DB metrics of its own (sbtc-signer-facts §3), so these co
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from signer_tui.checks.registry import Inputs, Series, check
 from signer_tui.config import DbHealth, format_duration
 from signer_tui.model import Finding, Observation, Status, format_age
-from signer_tui.sources.pg_liveness import DB_LIVENESS, DbLiveness, QueryTiming
+from signer_tui.sources.db_liveness_key import DB_LIVENESS
+
+if TYPE_CHECKING:
+    from signer_tui.sources.pg_liveness import DbLiveness, QueryTiming
 
 MIB = 1024 * 1024
 DAY = 86400.0

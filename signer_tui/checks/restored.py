@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from signer_tui.checks.keys import KeyComparison, source_name
 from signer_tui.model import Evidence, Finding, Status, utcnow
 from signer_tui.sbtc import KNOWN_LAST_MIGRATIONS, LAST_MIGRATION_BY_RELEASE, MAIN_TABLES, short_key
-from signer_tui.sources.postgres import SignerDbFacts, VerifiedKeys
+
+if TYPE_CHECKING:
+    from signer_tui.sources.postgres import SignerDbFacts, VerifiedKeys
 
 # Findings whose CRIT makes the backup a failed one (beside the key itself).
 CONTENT_IDS = ("verify.dkg_rows", "verify.migrations", "verify.shares")

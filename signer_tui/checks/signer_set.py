@@ -14,14 +14,17 @@ ran on a set whose rotation is not on chain (WARN). A threshold above its set, o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from signer_tui.checks.key_rule import short
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
 from signer_tui.sources.catalog import DB, NODE_KEY
-from signer_tui.sources.postgres import SignerDbFacts
 from signer_tui.sources.readings import KeyReading
 from signer_tui.sources.signer_toml import MAX_SIGNERS, SIGNER_CONFIG, SignerSetConfig
+
+if TYPE_CHECKING:
+    from signer_tui.sources.postgres import SignerDbFacts
 
 FINDING_ID = "key.signer_set"
 RUNBOOK = "dkg-signer-set-change"  # signer_tui/runbooks/data/dkg-signer-set-change.yaml

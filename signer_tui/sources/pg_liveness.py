@@ -31,7 +31,6 @@ from psycopg import sql
 from signer_tui.model import Evidence, utcnow
 from signer_tui.sources import pg_rows
 from signer_tui.sources.errors import DatabaseError, DatabaseUnreachable
-from signer_tui.sources.keys import Poll, PollContext, Source
 from signer_tui.sources.pg_deadline import PollDeadline
 from signer_tui.sources.postgres import APPLICATION_NAME, Conn, SignerDatabase, run_query
 
@@ -296,46 +295,16 @@ def read_liveness(conn: Conn, *, hot_query_timeout: float, source: str) -> DbLiv
     )
 
 
-def _build(ctx: PollContext) -> Poll[DbLiveness] | None:
-    profile = ctx.profile
-    assert profile is not None
+def poll_liveness(profile: Any, password: Any, budget: float) -> DbLiveness:
+    """One DB-liveness poll (the key and its builder are in `db_liveness_key`)."""
     health = profile.db_health
-    if not health.enabled:
-        return None
-    database = SignerDatabase.from_profile(profile.db, ctx.secret(profile.db.password))
-
-    # The same order of budget as the DB source's (connect + one statement's worth): healthy
-    # reads take milliseconds, and a stuck server must not hold a `check` run much longer.
-    budget = (
-        profile.db.connect_timeout
-        + max(profile.db.statement_timeout, health.hot_query_timeout)
-        + 1.0
+    database = SignerDatabase.from_profile(profile.db, password)
+    # The DB source's own watchdog: a server that accepts and never answers is cut off at
+    # the budget (socket shutdown), not left hanging in a worker thread.
+    deadline = PollDeadline(budget, profile.db.statement_timeout)
+    return database._read(
+        lambda conn: read_liveness(
+            conn, hot_query_timeout=health.hot_query_timeout, source=database.source
+        ),
+        deadline,
     )
-
-    def poll() -> DbLiveness:
-        # The DB source's own watchdog: a server that accepts and never answers is cut off
-        # at the budget (socket shutdown), not left hanging in a worker thread.
-        deadline = PollDeadline(budget, profile.db.statement_timeout)
-        return database._read(
-            lambda conn: read_liveness(
-                conn, hot_query_timeout=health.hot_query_timeout, source=database.source
-            ),
-            deadline,
-        )
-
-    return Poll(
-        poll, profile.poll.database, blocking=True, deadline=budget + 2.5, description="DB liveness"
-    )
-
-
-def _samples(reading: DbLiveness) -> Mapping[str, float | None]:
-    """Sizes as series (kept across `check` runs in the state dir) for growth per day."""
-    out: dict[str, float | None] = {"db_bytes": reading.database_bytes}
-    for size in reading.sizes or ():
-        out[f"db_bytes.{size.name}"] = size.total_bytes
-    return out
-
-
-DB_LIVENESS: Source[DbLiveness] = Source(
-    "db.liveness", _build, samples=_samples, label="signer DB liveness"
-)

@@ -207,15 +207,22 @@ def _attempt(call: Any, *args: Any, **kwargs: Any) -> Any:
 def probe_metrics(url: str, timeout: float) -> MetricsProbe:
     observed_at = utcnow()
     started = time.perf_counter()
+    # httpx's timeout is per read: a server dripping a byte a second never trips it. Bound
+    # the whole probe (and its size) ourselves.
+    deadline = started + timeout * 2
+    body = bytearray()
     try:
-        response = httpx.get(url, timeout=timeout)
+        with httpx.stream("GET", url, timeout=timeout) as response:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if time.perf_counter() > deadline or len(body) > 4 * 1024 * 1024:
+                    raise httpx.ReadTimeout(f"no whole answer within {timeout * 2:g} s")
     except httpx.HTTPError as exc:
         message = clean_text(str(exc) or type(exc).__name__, 200)
         evidence = Evidence("host.metrics", f"GET {url}", observed_at, error=message)
         return MetricsProbe(url, None, error=message, evidence=(evidence,))
-    samples = sum(
-        1 for line in response.text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    text = body.decode("utf-8", errors="replace")
+    samples = sum(1 for line in text.splitlines() if line.strip() and not line.startswith("#"))
     evidence = Evidence(
         "host.metrics",
         f"GET {url}",

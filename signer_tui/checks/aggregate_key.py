@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from signer_tui.checks.key_rule import Unverified, judge_key, short
+from signer_tui.checks.key_rule import Unverified, judge_key
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
-from signer_tui.sbtc import DKG_VERIFICATION_WINDOW
+from signer_tui.sbtc import DKG_VERIFICATION_WINDOW, short_key
 from signer_tui.sources.catalog import API_KEY, BITCOIND, DB, NODE_KEY, STACKS
 from signer_tui.sources.readings import BitcoindReading, KeyReading, StacksReading
 
@@ -163,11 +163,11 @@ def compare_sources(
     node_key = node_reading.key.key
     api_key = api_reading.key.key
     if node_key == api_key:
-        return Finding("key.sources", Status.OK, f"node = API {short(node_key)}", "", evidence)
+        return Finding("key.sources", Status.OK, f"node = API {short_key(node_key)}", "", evidence)
     return Finding(
         "key.sources",
         Status.CRIT,
-        f"DISAGREE: own node ≠ API, {short(node_key)} vs {short(api_key)}",
+        f"DISAGREE: own node ≠ API, {short_key(node_key)} vs {short_key(api_key)}",
         "Your own Stacks node and the independent API report different registry keys: one is "
         "lying or on a fork. Check the node's sync and peers before trusting either.",
         evidence,

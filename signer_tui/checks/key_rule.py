@@ -58,11 +58,6 @@ class KeyVerdict:
     pending_blocks: int | None = None  # its age in bitcoin blocks, when known
 
 
-def short(key: bytes | None) -> str:
-    """The one key abbreviation (`sbtc.short_key`)."""
-    return short_key(key)
-
-
 def _age(blocks: int | None) -> str:
     if blocks is None:
         return "age unknown (no bitcoin height)"
@@ -97,7 +92,7 @@ def judge_key(
         return KeyVerdict(
             Status.WARN,
             KeyState.ROTATION_PENDING,
-            f"rotation pending: verified key {short(newest)} not on the {label} yet "
+            f"rotation pending: verified key {short_key(newest)} not on the {label} yet "
             f"({_age(blocks)}); the registry has no key",
             "The first rotate-keys transaction has not gone through. Check the signer's logs "
             "for the rotate-keys submission; coordinate with the sBTC team.",
@@ -112,21 +107,21 @@ def judge_key(
                     Status.WARN,
                     KeyState.TRANSITION,
                     f"DKG round running ({_describe(unverified)}); {label} key "
-                    f"{short(registry_key)} verified",
+                    f"{short_key(registry_key)} verified",
                     "A new DKG round is waiting for verification; watch it become verified.",
                 )
             return KeyVerdict(
                 Status.OK,
                 KeyState.HEALTHY,
-                f"{label} key {short(registry_key)} is the DB's newest verified key",
+                f"{label} key {short_key(registry_key)} is the DB's newest verified key",
                 "",
             )
         blocks = _blocks(pending_started_at, bitcoin_height)
         return KeyVerdict(
             Status.WARN,
             KeyState.ROTATION_PENDING,
-            f"rotation pending: newer verified key {short(newest)} not on chain "
-            f"({_age(blocks)}); signing with the {label} key {short(registry_key)}",
+            f"rotation pending: newer verified key {short_key(newest)} not on chain "
+            f"({_age(blocks)}); signing with the {label} key {short_key(registry_key)}",
             "The signers keep signing with the registry's key and set until a rotate-keys "
             "transaction confirms (sBTC PR #2090). Nothing is lost: watch for the rotation, "
             "and ask the sBTC team if it does not come.",
@@ -142,11 +137,11 @@ def judge_key(
             f"resolves within {DKG_VERIFICATION_WINDOW} bitcoin blocks; if it does not, "
             "treat it as a missing key.",
         )
-    held = f"newest verified {short(newest)}" if newest is not None else "no verified key"
+    held = f"newest verified {short_key(newest)}" if newest is not None else "no verified key"
     return KeyVerdict(
         Status.CRIT,
         KeyState.REGISTRY_KEY_MISSING,
-        f"MISMATCH: {label} key {short(registry_key)} not verified in the DB ({held})",
+        f"MISMATCH: {label} key {short_key(registry_key)} not verified in the DB ({held})",
         "The key in use on chain is not among this database's verified DKG shares: this "
         "signer could not sign with it. Do not restore or rotate anything yet: compare with "
         "the other chain source and the signer's /info, then escalate to the sBTC team.",

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from signer_tui.checks.key_rule import short
 from signer_tui.checks.registry import Inputs, check
 from signer_tui.model import Evidence, Finding, Observation, Status
+from signer_tui.sbtc import short_key
 from signer_tui.sources.catalog import DB, NODE_KEY
 from signer_tui.sources.readings import KeyReading
 from signer_tui.sources.signer_toml import MAX_SIGNERS, SIGNER_CONFIG, SignerSetConfig
@@ -160,7 +160,7 @@ def check_signer_set(
         evidence.append(facts.dkg_rows.evidence)
         dkg = SignerSet("newest DKG row", newest.signer_set, newest.threshold)
         notes.append(
-            ("newest DKG row", f"{short(newest.share.aggregate_key)}, {newest.share.status}")
+            ("newest DKG row", f"{short_key(newest.share.aggregate_key)}, {newest.share.status}")
         )
     else:
         why = (db.error if db is not None and not db.ok else None) or "no DKG row read"

@@ -25,7 +25,7 @@ def fake_signer_tui(tmp_path: Path, stdout: str, code: int, stderr: str = "") ->
     exe = tmp_path / "signer-tui"
     exe.write_text(
         "#!/bin/sh\n"
-        '[ "$*" = "demo --once --json --settle 2" ] || { echo "bad args: $*" >&2; exit 2; }\n'
+        '[ "$*" = "demo --once --json" ] || { echo "bad args: $*" >&2; exit 2; }\n'
         f"cat {tmp_path / 'stdout'}\ncat {tmp_path / 'stderr'} >&2\nexit {code}\n"
     )
     exe.chmod(0o755)

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -237,9 +238,16 @@ def _log_to_state_dir() -> None:
         logger.setLevel(logging.INFO)
 
 
+def _verify_request(collector: Any, *, store: Any) -> Any:
+    """What `v` verifies: the newest backup of the profile on screen. The restore machinery
+    (psycopg, cluster, pg_restore) is imported when the operator asks, not before first paint."""
+    from signer_tui.verify.run import VerifyRequest
+
+    return VerifyRequest(latest=True, profile=collector.profile, secrets=store)
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from signer_tui.ui.app import SignerApp
-    from signer_tui.verify.run import VerifyRequest
 
     loaded, pipeline, store = _pipeline(args)
     _log_to_state_dir()
@@ -249,7 +257,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         theme=settings.ui.theme,
         keymap=settings.ui.keymap,
         state_dir=locations.state_dir(),
-        verify_request=lambda c: VerifyRequest(latest=True, profile=c.profile, secrets=store),
+        verify_request=partial(_verify_request, store=store),
     )
     if args.profile is not None:
         app.current = next(i for i, c in enumerate(pipeline.profiles) if c.name == args.profile)

@@ -36,8 +36,13 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.cryptfile.cryptfile.CryptFileKeyring")
     monkeypatch.setenv(credentials.CRYPTFILE_PASSWORD_ENV, KEYRING_PASSWORD)
     credentials.reset_backend_cache()
+    # The redactor is process-wide (every secret this process has seen): one test's secret
+    # ("token\nsecond") must not mask another test's words ("second problem").
+    redacted = set(credentials.REDACTOR._values)
     yield home
     credentials.reset_backend_cache()
+    with credentials.REDACTOR._lock:
+        credentials.REDACTOR._values = redacted
 
 
 @pytest.fixture(scope="session")

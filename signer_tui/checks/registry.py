@@ -83,9 +83,13 @@ def all_checks() -> list[CheckSpec]:
     """Every registered check: importing each module of this package registers its checks."""
     import signer_tui.checks as package
 
-    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-        importlib.import_module(info.name)
-    return list(REGISTRY)
+    modules = [i.name for i in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
+    for name in modules:
+        importlib.import_module(name)
+    # Registration order is import order, which depends on what imported a check module
+    # first; the panes list rows in check order, so fix it: by module name, then as defined.
+    rank = {name: index for index, name in enumerate(sorted(modules))}
+    return sorted(REGISTRY, key=lambda spec: rank.get(spec.fn.__module__, len(rank)))
 
 
 def all_sources() -> list[Source[Any]]:

@@ -41,6 +41,12 @@ log = logging.getLogger("signer_tui")
 SERIES_LENGTH = 120
 # A reading is overdue after two of its source's poll intervals, plus this slack (slow polls).
 STALE_SLACK = 5.0
+# A check is run again when a source it declared brings a new observation or a series it
+# read moves, and in any case once its result is this old (verdicts that age with time:
+# a tip held too long, a backup past its day). Between those, its last result stands: a
+# shared feed's poll re-runs only the release checks of each profile, not every check of
+# every profile in one event-loop callback (a 150 ms stall at 50 profiles).
+RECHECK_EVERY = timedelta(seconds=30)
 # Blocking polls (psycopg, subprocesses) running at once; more wait their turn.
 MAX_THREADS = 8
 _thread_slots: dict[int, asyncio.Semaphore] = {}
@@ -149,6 +155,8 @@ class Collector:
     jobs: list[Job] = field(default_factory=list)
     observations: dict[str, Observation[Any]] = field(default_factory=dict)
     series_data: dict[str, deque[tuple[datetime, float]]] = field(default_factory=dict)
+    # Bumped on every sample: a check's cached result names the versions of the series it read.
+    series_versions: dict[str, int] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Sources the config leaves out for this scope (e.g. no metrics_url): not "not read yet".
     unconfigured: set[str] = field(default_factory=set)
@@ -200,6 +208,7 @@ class Collector:
         survives however long a tip or counter is stuck (the series is bounded)."""
         if value is None or not math.isfinite(value):
             return
+        self.series_versions[name] = self.series_versions.get(name, 0) + 1
         series = self.series_data.setdefault(name, deque(maxlen=SERIES_LENGTH))
         if len(series) >= 2 and series[-1][1] == series[-2][1] == value:
             series[-1] = (when, value)
@@ -241,6 +250,7 @@ class ProfileCollector(Collector):
     shared: SharedCollector | None = None
     checks: list[CheckSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _results: dict[str, _Result] = field(default_factory=dict, repr=False)
 
     @property
     def network(self) -> str:
@@ -271,20 +281,24 @@ class ProfileCollector(Collector):
         now = now or utcnow()
         out: list[Finding] = []
         for spec in self.checks:
+            observed = tuple(self.observation(source) for source in spec.needs)
+            last = self._results.get(spec.name)
+            if last is not None and last.still_holds(observed, self.series_versions, now):
+                out.extend(last.findings)
+                continue
             inputs = _Inputs(self, spec, now)
             try:
                 produced = spec.fn(inputs)
             except Exception as exc:  # a bug in one check must not blank the console
                 produced = [_internal(spec, exc)]
             stale_at = self._stale_at(spec.needs)
-            for finding in produced:
-                out.append(
-                    replace(
-                        finding,
-                        profile=self.name,
-                        stale_at=finding.stale_at or stale_at,
-                    )
-                )
+            made = [
+                replace(finding, profile=self.name, stale_at=finding.stale_at or stale_at)
+                for finding in produced
+            ]
+            read = {name: self.series_versions.get(name, 0) for name in inputs.series_read}
+            self._results[spec.name] = _Result(observed, read, now, made)
+            out.extend(made)
         return out
 
     def _stale_at(self, needs: Sequence[Source[Any]]) -> datetime | None:
@@ -298,6 +312,29 @@ class ProfileCollector(Collector):
                 continue
             moments.append(obs.observed_at + timedelta(seconds=2 * interval + STALE_SLACK))
         return min(moments) if moments else None
+
+
+@dataclass(frozen=True)
+class _Result:
+    """One check's findings and what they were computed from."""
+
+    observed: tuple[Observation[Any] | None, ...]
+    series: dict[str, int]
+    at: datetime
+    findings: list[Finding]
+
+    def still_holds(
+        self,
+        observed: tuple[Observation[Any] | None, ...],
+        versions: dict[str, int],
+        now: datetime,
+    ) -> bool:
+        # Observations are compared by identity: each poll records a new object.
+        return (
+            timedelta(0) <= now - self.at < RECHECK_EVERY
+            and all(a is b for a, b in zip(self.observed, observed, strict=True))
+            and all(versions.get(name, 0) == v for name, v in self.series.items())
+        )
 
 
 def _internal(spec: CheckSpec, exc: Exception) -> Finding:
@@ -321,6 +358,7 @@ class _Inputs:
         self._c = collector
         self._spec = spec
         self._now = now
+        self.series_read: set[str] = set()
 
     @property
     def profile(self) -> Profile:
@@ -349,4 +387,5 @@ class _Inputs:
         return scope.job(source) is not None
 
     def series(self, name: str) -> Series:
+        self.series_read.add(name)
         return self._c.series(name)

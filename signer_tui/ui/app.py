@@ -42,7 +42,6 @@ from signer_tui.sources.catalog import BACKUPS
 from signer_tui.timeline import Timeline
 from signer_tui.ui import helptext, keys
 from signer_tui.ui.screens.evidence import EvidenceScreen
-from signer_tui.ui.screens.help import HelpScreen
 from signer_tui.ui.screens.timeline import TimelineScreen
 from signer_tui.ui.theme import THEMES
 from signer_tui.ui.widgets.hints import HintBar
@@ -502,6 +501,9 @@ class SignerApp(App[int]):
     def action_help(self) -> None:
         pane = self.focused_pane()
         area = pane.area if pane else None
+        # Imported on first use: the Markdown widget (markdown-it) is not needed for first paint.
+        from signer_tui.ui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(helptext.help_markdown(self, area)))
 
     def select_profile(self, index: int) -> None:

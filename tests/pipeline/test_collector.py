@@ -10,7 +10,7 @@ from typing import Any
 
 from signer_tui.checks.registry import CheckSpec, Inputs, UndeclaredSource
 from signer_tui.config import Settings
-from signer_tui.model import Evidence, Finding, Status, utcnow
+from signer_tui.model import Evidence, Finding, Observation, Status, utcnow
 from signer_tui.pipeline.collector import Job, ProfileCollector
 from signer_tui.sources.errors import SourceTimeout
 from signer_tui.sources.keys import Poll, Source
@@ -157,3 +157,55 @@ def test_worst_status_ranks_unknown_above_warn() -> None:
     assert Status.worst([Status.OK, Status.WARN, Status.UNKNOWN]) is Status.UNKNOWN
     assert Status.worst([Status.UNKNOWN, Status.CRIT]) is Status.CRIT
     assert Status.worst([]) is Status.UNKNOWN
+
+
+def test_a_check_runs_again_only_when_what_it_read_changed_or_its_result_aged() -> None:
+    """Issue 16: a poll re-runs the checks that declared its source (and those whose result
+    is RECHECK_EVERY old), not every check of the profile."""
+    from signer_tui.pipeline.collector import RECHECK_EVERY
+
+    runs = {"good": 0, "bad": 0, "series": 0}
+
+    def on_good(inp: Inputs) -> list[Finding]:
+        runs["good"] += 1
+        return [Finding("t.good", Status.OK, f"value {inp.get(GOOD)}")]
+
+    def on_bad(inp: Inputs) -> list[Finding]:
+        runs["bad"] += 1
+        return [Finding("t.bad", Status.OK, "bad read")]
+
+    def on_series(inp: Inputs) -> list[Finding]:
+        runs["series"] += 1
+        return [Finding("t.tip", Status.OK, f"{len(inp.series('stacks_tip'))} samples")]
+
+    collector = ProfileCollector(
+        "main",
+        SETTINGS,
+        profile=SETTINGS.signers[0],
+        checks=[
+            CheckSpec("t.good", on_good, (GOOD,)),
+            CheckSpec("t.bad", on_bad, (BAD,)),
+            CheckSpec("t.series", on_series, ()),
+        ],
+    )
+    start = utcnow()
+    first = collector.findings(start)
+    assert runs == {"good": 1, "bad": 1, "series": 1}
+    # Nothing new: the same findings, no check run.
+    assert collector.findings(start + timedelta(seconds=1)) == first
+    assert runs == {"good": 1, "bad": 1, "series": 1}
+    # A new observation of GOOD re-runs only the check that declared it.
+    collector.record(GOOD, Observation("good", start, value=7))
+    shown = collector.findings(start + timedelta(seconds=2))
+    assert runs == {"good": 2, "bad": 1, "series": 1}
+    assert [f.summary for f in shown][1:] == [f.summary for f in first][1:]
+    # A series a check read moves: that check runs again.
+    collector.add_sample("stacks_tip", start, 100.0)
+    collector.findings(start + timedelta(seconds=3))
+    assert runs == {"good": 2, "bad": 1, "series": 2}
+    # Verdicts that age with time: every check runs again once its result is old enough.
+    collector.findings(start + RECHECK_EVERY + timedelta(seconds=5))
+    assert runs == {"good": 3, "bad": 2, "series": 3}
+    # A clock that went back (a test's fake clock, an NTP step) never reuses a result.
+    collector.findings(start)
+    assert runs == {"good": 4, "bad": 3, "series": 4}

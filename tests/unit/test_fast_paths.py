@@ -214,17 +214,20 @@ def test_verification_failures_are_still_one_line_without_importing_them_up_fron
 
 CHECK_UNTIL_POLLING = """
 import json, sys
+from signer_tui import entry
+
+# What entry.main does first; the patch below needs the pipeline module imported before it.
+entry.skip_unused_imports()
 from signer_tui.pipeline import build
 
 seen = {{}}
 
 async def first_poll(self, *args, **kwargs):
     # Stop where polling starts: what is loaded now was loaded only to get here.
-    seen["modules"] = sorted(sys.modules)
+    seen["modules"] = sorted(k for k, v in sys.modules.items() if v is not None)
     return []
 
 build.Pipeline.collect_once = first_poll
-from signer_tui import entry
 
 code = entry.main(["--config", {config!r}, "check", "--json", "--no-memory"])
 print(json.dumps({{"code": code, "modules": seen.get("modules")}}))
@@ -256,10 +259,10 @@ def test_check_builds_its_pipeline_without_psycopg_the_demo_or_verification(
     assert "signer_tui.checks.aggregate_key" in modules
     assert "signer_tui.checks.db_posture" in modules
     assert "signer_tui.sources.catalog" in modules
-    # …but nothing heavy is loaded for it. `rich` is let through: httpx's own __init__ loads
-    # its command-line tool (httpx._main: rich, click, pygments) with the HTTP client that
-    # check needs anyway (bench/README.md quotes its cost).
-    assert heavy_imports([m for m in modules if m != "rich" and not m.startswith("rich.")]) == []
+    # …but nothing heavy is loaded for it: not even httpx's command-line tool (rich, click,
+    # pygments) or trio, which httpcore loads whenever it is installed (entry.UNUSED_IMPORTS).
+    assert heavy_imports(modules) == []
+    assert not {"httpx._main", "click", "pygments", "trio"} & set(modules)
     assert "httpx" in modules
 
 
@@ -290,3 +293,35 @@ def test_the_db_poll_still_reads_through_psycopg() -> None:
     )
     seen = json.loads(out.splitlines()[-1])
     assert seen["type"] == "DatabaseUnreachable", seen
+
+
+# -- the console up to its first frame ------------------------------------------------------
+
+CONSOLE_UNTIL_RUN = """
+import json, sys
+from signer_tui import entry
+
+entry.skip_unused_imports()
+from signer_tui.ui import app as console
+
+seen = {{}}
+
+def first_frame(self, **kwargs):
+    # Stop where Textual takes over: what is loaded now delays the first frame.
+    seen["modules"] = sorted(k for k, v in sys.modules.items() if v is not None)
+
+console.SignerApp.run = first_frame
+code = entry.main(["--config", {config!r}])
+print(json.dumps({{"code": code, "modules": seen.get("modules")}}))
+"""
+
+
+def test_the_console_paints_before_loading_psycopg_verification_or_help(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(CHECK_CONFIG)
+    seen = json.loads(run_python(CONSOLE_UNTIL_RUN.format(config=str(config))).splitlines()[-1])
+    modules = seen["modules"]
+    assert modules is not None, "the console never started"
+    assert "textual.app" in modules and "signer_tui.pipeline.build" in modules
+    late = ("psycopg", "signer_tui.verify.run", "signer_tui.verify.dump", "markdown_it", "trio")
+    assert [m for m in modules if m.split(".")[0] in late or m in late] == []

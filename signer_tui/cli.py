@@ -598,8 +598,13 @@ def main_nagios(arguments: list[str]) -> int:
 
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
-    from signer_tui.sources.errors import SourceError
-
+    try:
+        # Imported here (not at the top: `--help` stays light); a Ctrl-C during the import
+        # is still one line.
+        from signer_tui.sources.errors import SourceError
+    except KeyboardInterrupt:
+        err("signer-tui: interrupted")
+        return 130
     try:
         return handler(args)
     except ConfigError as exc:

@@ -186,6 +186,8 @@ class _Server(ThreadingHTTPServer):
         self.closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        # Connections accepted since start (a client that keeps them alive opens few).
+        self.accepted = 0
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -195,6 +197,7 @@ class _Server(ThreadingHTTPServer):
             else:
                 refuse = False
                 self._connections.add(request)
+                self.accepted += 1
         if refuse:
             self.shutdown_request(request)
             return
@@ -275,6 +278,10 @@ class SimServer:
     def open_connections(self) -> int:
         """Client connections the server holds open (0 when stopped)."""
         return 0 if self._server is None else self._server.open_connections()
+
+    def accepted(self) -> int:
+        """Client connections accepted since the last start."""
+        return 0 if self._server is None else self._server.accepted
 
     def restart(self) -> None:
         """Listen again on the same port (a restarted process)."""

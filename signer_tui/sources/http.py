@@ -41,8 +41,12 @@ from signer_tui.sources.errors import (
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"signer-tui/{__version__}"
-# httpx's own defaults for a client's connection pool.
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+# httpx's pool defaults, except how long an idle connection is kept: httpx's 5 s is shorter
+# than any poll interval (15 s by default), so every poll opened a new TCP connection (600 in
+# 40 s at 50 profiles). 20 s spans the default interval and stays under bitcoind's own idle
+# timeout (`rpcservertimeout`, 30 s); a connection the server closed first is detected when
+# httpcore takes it from the pool and a new one is opened.
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=20.0)
 
 _ssl_context: ssl.SSLContext | None = None
 _ssl_lock = threading.Lock()

@@ -113,3 +113,19 @@ def test_stop_signer_in_an_environment_closes_the_signer_connections(state: SimS
         assert failure is not None, "a stopped signer still answered on a kept-alive connection"
     finally:
         env.stop()
+
+
+async def test_polls_further_apart_than_httpx_s_keepalive_reuse_one_connection(
+    server: SimServer,
+) -> None:
+    """Issue 16: httpx keeps an idle connection 5 s by default, shorter than any poll
+    interval, so every poll opened a new TCP connection. Polls 6 s apart share one."""
+    api = SignerApi(server.url)
+    try:
+        await api.info()
+        await asyncio.sleep(6)
+        await api.info()
+        await api.info()
+    finally:
+        await api.aclose()
+    assert server.accepted() == 1

@@ -21,6 +21,14 @@ def age(seconds: float | None) -> str:
     return f"{int(seconds // 86400)}d"
 
 
+def coarse_age(seconds: float | None) -> str:
+    """`age` in whole minutes at least ('<1m', '4m', '3h'): for text that stays on screen,
+    where a seconds count would repaint it every few seconds without telling anyone more."""
+    if seconds is not None and seconds < 60:
+        return "<1m"
+    return age(seconds)
+
+
 def ago(seconds: float | None) -> str:
     """'4m ago', 'just now', 'never' — the same units as `age`."""
     if seconds is None:

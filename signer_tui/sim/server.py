@@ -93,7 +93,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.closing.is_set():
             self.close_connection = True
             return
-        super().handle_one_request()
+        try:
+            super().handle_one_request()
+        except (ConnectionResetError, BrokenPipeError):
+            # The client went away (a console that was killed with its kept-alive
+            # connections): what a real service sees, not an error of the simulator.
+            self.close_connection = True
 
     def _serve(self) -> None:
         sim = self.server.sim

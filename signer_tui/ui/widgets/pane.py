@@ -9,11 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from signer_tui import format as fmt
 from signer_tui.model import Finding, Status, age_of
 from signer_tui.ui.theme import status_style
+from signer_tui.ui.widgets.hints import QuietStatic
 
 # Columns are padded by hand (cell_padding=0) so an 80-column pane keeps room for summaries.
 # "UNKNOWN" is 7 cells: the eighth keeps the status word off the summary.
@@ -61,6 +63,15 @@ class FindingsTable(DataTable[Text]):
         self.shown: dict[str, tuple[str, ...]] = {}
         self.layout_key: tuple[int, int, int] = (0, 0, 0)
 
+    def set_row(self, finding_id: str, cells: list[Text]) -> None:
+        """New cells for one row, repainting that row only. `update_cell` repaints the whole
+        table for each cell: every row's bytes again over SSH when one summary moved."""
+        key = RowKey(finding_id)
+        for column, cell in zip(self.ordered_columns, cells, strict=True):
+            self._data[key][column.key] = cell
+        self._update_count += 1  # the row caches are keyed by it
+        self.refresh_row(self.get_row_index(key))
+
     def action_cursor_left(self) -> None:
         """Rows have no cells to move between."""
 
@@ -84,9 +95,9 @@ class FindingsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield FindingsTable(id=f"{self.id}-table")
-        yield Static("", classes="detail", markup=False)
+        yield QuietStatic("", classes="detail", markup=False)
         if self.area == "node":
-            yield Static("", classes="sparks", markup=False)
+            yield QuietStatic("", classes="sparks", markup=False)
 
     @property
     def table(self) -> FindingsTable:
@@ -112,8 +123,7 @@ class FindingsPane(Vertical):
             for finding, cells in zip(ordered, rows, strict=True):
                 plain = tuple(c.plain + str(c.style) for c in cells)
                 if table.shown.get(finding.id) != plain:
-                    for column, cell in zip(table.columns, cells, strict=True):
-                        table.update_cell(finding.id, column, cell)
+                    table.set_row(finding.id, cells)
                     table.shown[finding.id] = plain
             table.findings = ordered
         # The top row means "watching the worst": it stays the top. Anywhere else the cursor
@@ -123,7 +133,9 @@ class FindingsPane(Vertical):
         self.worst = (
             Status.worst(f.effective_status(now) for f in ordered) if ordered else Status.UNKNOWN
         )
-        self.border_subtitle = self.worst.value
+        # Textual repaints the whole box on every assignment, even of the same words.
+        if self.border_subtitle != self.worst.value:
+            self.border_subtitle = self.worst.value
         for status in Status:
             self.set_class(status is self.worst, f"-{status.value.lower()}")
         self.show_detail()
@@ -187,10 +199,10 @@ class FindingsPane(Vertical):
         finding = self.selected()
         text = ""
         if finding is not None:
-            age = fmt.age(age_of(finding.data_time, self.now)) if self.now else "—"
+            age = fmt.coarse_age(age_of(finding.data_time, self.now)) if self.now else "—"
             stale = " STALE" if self.now and finding.is_stale(self.now) else ""
             text = f"{finding.summary} · {age} old{stale} · {finding.id}"
-        self.query_one(".detail", Static).update(text)
+        self.query_one(".detail", QuietStatic).show_text(text)
 
     def on_data_table_row_highlighted(self) -> None:
         self.show_detail()
@@ -217,7 +229,7 @@ class FindingsPane(Vertical):
             last = f" {values[-1]:.0f}" if values else " —"
             line1.append((label + last)[: column - 1].ljust(column))
             line2.append(spark(values, column - 2).ljust(column), style="bold")
-        self.query_one(".sparks", Static).update(Text("\n").join([line1, line2]))
+        self.query_one(".sparks", QuietStatic).show_text(Text("\n").join([line1, line2]))
 
     def selected(self) -> Finding | None:
         table = self.table

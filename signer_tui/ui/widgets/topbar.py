@@ -94,5 +94,7 @@ def profile_summary(findings: list[Finding], now: datetime) -> str:
     words = " ".join(f"{counts[s]} {s.value}" for s in order)
     ages = [age_of(f.data_time, now) for f in findings]
     known = [a for a in ages if a is not None]
-    oldest = f", oldest {fmt.age(max(known))}" if known else ""
+    # In whole minutes: a seconds count would repaint the line every second while it says
+    # nothing an operator acts on (the rows' own ages and STALE marks do that).
+    oldest = f", oldest {fmt.coarse_age(max(known))}" if known else ""
     return words + oldest

@@ -208,3 +208,53 @@ async def test_the_start_up_heap_is_frozen_once_the_first_frame_is_up(
         await pilot.pause()
         await pilot.pause()
         assert frozen == [1.0]
+
+
+async def test_a_changed_summary_repaints_its_row_not_the_pane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes over SSH: one moving summary, one repainted row. Whole-widget repaints (the
+    table, the pane's box, its detail line re-laid-out) were most of an idle console's
+    output: `update_cell`, `border_subtitle =` and `Static.update` each repaint everything."""
+    from textual.widget import Widget
+
+    from signer_tui.ui.widgets.hints import HintBar, QuietStatic
+
+    whole: list[str] = []
+    real = Widget.refresh
+
+    def counting(self: Widget, *regions: Any, **kwargs: Any) -> Any:
+        in_nodes = any(getattr(n, "id", None) == "nodes" for n in self.ancestors_with_self)
+        if counting_on and in_nodes and not regions:
+            whole.append(f"{type(self).__name__} layout={kwargs.get('layout', False)}")
+        return real(self, *regions, **kwargs)
+
+    counting_on = False
+    monkeypatch.setattr(Widget, "refresh", counting)
+    fake = Fake()
+    app = app_of(fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        a = fake.pipeline.profiles[0]
+        rows = [finding("node.stacks.synced", summary="tip 100"), finding("node.bitcoind.up")]
+        fake.set("a", *rows)
+        app.update_findings(a)
+        await pilot.pause()
+        counting_on = True
+        # The tip moved: one cell of one row.
+        fake.set("a", finding("node.stacks.synced", summary="tip 101"), rows[1])
+        app.update_findings(a)
+        # Time passes within the same minute: ages on screen do not move, nothing repaints.
+        for second in range(1, 20):
+            fake.now = T0 + timedelta(seconds=second)
+            app._tick()
+        await pilot.pause()
+        counting_on = False
+        table = app.query_one("#nodes FindingsTable", DataTable)
+        assert "tip 101" in str(table.get_row_at(0)[1])
+        detail = app.query_one("#nodes .detail", QuietStatic)
+        assert "tip 101" in str(detail.render())  # the highlighted row's detail followed
+        # The detail line's text changed at its own height: repainted, never re-laid-out.
+        assert whole == ["QuietStatic layout=False"], whole
+        hints = app.query_one(HintBar)
+        assert "quit" in str(hints.render())

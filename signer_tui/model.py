@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from signer_tui import format as fmt
@@ -106,12 +106,18 @@ class Finding:
         return self.id.split(".", 1)[0]
 
     def is_stale(self, now: datetime) -> bool:
+        moment = self.stale_moment
+        return moment is not None and now > moment
+
+    @property
+    def stale_moment(self) -> datetime | None:
+        """From when on this finding is stale (None: never, by time alone)."""
         if self.stale_at is not None:
-            return now > self.stale_at
+            return self.stale_at
         when = self.data_time
         if self.stale_after is None or when is None:
-            return False
-        return (now - when).total_seconds() > self.stale_after
+            return None
+        return when + timedelta(seconds=self.stale_after)
 
     def effective_status(self, now: datetime) -> Status:
         """The status to act on: stale data is not allowed to look healthy."""

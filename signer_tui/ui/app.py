@@ -155,6 +155,8 @@ class SignerApp(App[int]):
         self.state_dir = state_dir
         self.current = 0
         self.findings: dict[str, list[Finding]] = {c.name: [] for c in collectors}
+        # name -> (the findings it was computed from, worst status, computed at, valid until)
+        self._statuses: dict[str, tuple[list[Finding], Status, datetime, datetime | None]] = {}
         self.timeline = Timeline(
             state_dir / "timeline.jsonl" if state_dir else None, background=True
         )
@@ -329,13 +331,27 @@ class SignerApp(App[int]):
             self._show_series()
 
     def _render_top(self, now: datetime) -> None:
-        statuses = [
-            (c.name, Status.worst(f.effective_status(now) for f in self.findings[c.name]))
-            for c in self.collectors
-        ]
+        statuses = [(c.name, self._profile_status(c.name, now)) for c in self.collectors]
         note = "DEMO" if self.demo is not None else ""
         summary = profile_summary(self.findings.get(self.collector.name, []), now)
         self.query_one(TopBar).render_bar(statuses, self.current, now, note, summary)
+
+    def _profile_status(self, name: str, now: datetime) -> Status:
+        """A profile's worst status, kept until its findings change or one of them turns
+        stale: the top bar reads every profile's on every poll (2,000 findings at 50)."""
+        findings = self.findings[name]
+        kept = self._statuses.get(name)
+        if (
+            kept is not None
+            and kept[0] is findings
+            and kept[2] <= now
+            and (kept[3] is None or now <= kept[3])
+        ):
+            return kept[1]
+        status = Status.worst(f.effective_status(now) for f in findings)
+        moments = [m for f in findings if (m := f.stale_moment) is not None and m >= now]
+        self._statuses[name] = (findings, status, now, min(moments, default=None))
+        return status
 
     def _render_panes(self, now: datetime, *, force: bool = False, ages: bool = False) -> None:
         """Show again each pane whose rows read differently now (or every pane: `force`).

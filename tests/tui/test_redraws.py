@@ -258,3 +258,38 @@ async def test_a_changed_summary_repaints_its_row_not_the_pane(
         assert whole == ["QuietStatic layout=False"], whole
         hints = app.query_one(HintBar)
         assert "quit" in str(hints.render())
+
+
+async def test_the_top_bar_keeps_profile_statuses_until_a_finding_turns_stale() -> None:
+    """The top bar reads every profile's status on every poll: it is kept, not recomputed,
+    but a reading that goes stale still turns its profile UNKNOWN at that moment."""
+    fake = Fake()
+    app = app_of(fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        b = fake.pipeline.profiles[1]
+        fake.set("b", finding("node.stacks.synced", stale_at=T0 + timedelta(seconds=5)))
+        app.update_findings(b)
+        calls = 0
+        real = Finding.effective_status
+
+        def counting(self: Finding, now: datetime) -> Status:
+            nonlocal calls
+            calls += 1
+            return real(self, now)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Finding, "effective_status", counting)
+            for second in range(1, 5):
+                fake.now = T0 + timedelta(seconds=second)
+                app._render_top(fake.now)
+            assert calls == 0  # nothing changed, nothing recomputed
+        assert app._profile_status("b", fake.now) is Status.OK
+        fake.now = T0 + timedelta(seconds=6)
+        app._tick()
+        await pilot.pause()
+        assert app._profile_status("b", fake.now) is Status.UNKNOWN
+        assert "b UNKNOWN" in str(app.query_one("#topbar").render())
+        # A clock that went back (a test's fake clock) never reuses the kept status.
+        fake.now = T0 + timedelta(seconds=1)
+        assert app._profile_status("b", fake.now) is Status.OK

@@ -12,6 +12,7 @@ with `now` only; nothing here reads the clock.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -163,6 +164,35 @@ def _unavailable(
     return None
 
 
+Judge = Callable[
+    [str, BackupInventory, Sequence[VerificationRecord], Profile, datetime], list[Finding]
+]
+
+
+def _judges_inventory(fid: str) -> Callable[[Judge], Check]:
+    """For the checks that judge what was read: UNKNOWN with the reason when nothing was
+    (not configured, the listing failed), so each judge sees an inventory."""
+
+    def wrap(judge: Judge) -> Check:
+        @functools.wraps(judge)
+        def run(
+            inventory: BackupInventory | None,
+            history: Sequence[VerificationRecord],
+            profile: Profile,
+            now: datetime,
+            *,
+            read_error: str = "",
+        ) -> list[Finding]:
+            if (unknown := _unavailable(fid, inventory, profile, now, read_error)) is not None:
+                return [unknown]
+            assert inventory is not None
+            return judge(fid, inventory, history, profile, now)
+
+        return run
+
+    return wrap
+
+
 def _good(records: Sequence[BackupRecord]) -> list[BackupRecord]:
     """Dated backups not known to be bad, newest first."""
     found = [r for r in records if r.ok is not False and r.finished_at is not None]
@@ -216,18 +246,15 @@ def configured(
     ]
 
 
+@_judges_inventory("backup.freshness")
 def freshness(
-    inventory: BackupInventory | None,
+    fid: str,
+    inventory: BackupInventory,
     history: Sequence[VerificationRecord],
     profile: Profile,
     now: datetime,
-    *,
-    read_error: str = "",
 ) -> list[Finding]:
-    fid = "backup.freshness"
-    if (unknown := _unavailable(fid, inventory, profile, now, read_error)) is not None:
-        return [unknown]
-    assert inventory is not None and profile.backups is not None
+    assert profile.backups is not None
     word = _word(inventory, profile)
     cadence = profile.backups.cadence
     # A max age below the cadence would page before a backup is even due.
@@ -290,18 +317,14 @@ def freshness(
     return [_finding(fid, status, summary, advice, profile, inventory, details=details)]
 
 
+@_judges_inventory("backup.size")
 def size(
-    inventory: BackupInventory | None,
+    fid: str,
+    inventory: BackupInventory,
     history: Sequence[VerificationRecord],
     profile: Profile,
     now: datetime,
-    *,
-    read_error: str = "",
 ) -> list[Finding]:
-    fid = "backup.size"
-    if (unknown := _unavailable(fid, inventory, profile, now, read_error)) is not None:
-        return [unknown]
-    assert inventory is not None
     word = _word(inventory, profile)
     sized = [r for r in _good(inventory.records) if r.size_bytes is not None]
     if len(sized) < 2:
@@ -362,13 +385,13 @@ def size(
     ]
 
 
+@_judges_inventory("backup.gaps")
 def gaps(
-    inventory: BackupInventory | None,
+    fid: str,
+    inventory: BackupInventory,
     history: Sequence[VerificationRecord],
     profile: Profile,
     now: datetime,
-    *,
-    read_error: str = "",
 ) -> list[Finding]:
     """Days (UTC) without a good backup, over the last `backup_history_days` full days.
 
@@ -376,10 +399,7 @@ def gaps(
     not counted (they predate the setup or fell out of retention). With a cadence longer
     than a day, only a run of empty days as long as the cadence is a gap.
     """
-    fid = "backup.gaps"
-    if (unknown := _unavailable(fid, inventory, profile, now, read_error)) is not None:
-        return [unknown]
-    assert inventory is not None and profile.backups is not None
+    assert profile.backups is not None
     word = _word(inventory, profile)
     window = profile.thresholds.backup_history_days
     dated = [r.finished_at for r in inventory.records if r.finished_at is not None]
@@ -449,23 +469,19 @@ def _gap_days(days: Sequence[date], covered: set[date], run_length: int) -> list
     return missing
 
 
+@_judges_inventory("backup.integrity")
 def integrity(
-    inventory: BackupInventory | None,
+    fid: str,
+    inventory: BackupInventory,
     history: Sequence[VerificationRecord],
     profile: Profile,
     now: datetime,
-    *,
-    read_error: str = "",
 ) -> list[Finding]:
     """The newest *checked* backup must be intact; older bad ones are worth a warning.
 
     Records are taken in the inventory's order (newest first), so a running or failed backup
     without an end time still counts as the newest one.
     """
-    fid = "backup.integrity"
-    if (unknown := _unavailable(fid, inventory, profile, now, read_error)) is not None:
-        return [unknown]
-    assert inventory is not None
     word = _word(inventory, profile)
     records = inventory.records
     if not records:
@@ -527,18 +543,14 @@ def integrity(
     ]
 
 
+@_judges_inventory("backup.tool")
 def tool(
-    inventory: BackupInventory | None,
+    fid: str,
+    inventory: BackupInventory,
     history: Sequence[VerificationRecord],
     profile: Profile,
     now: datetime,
-    *,
-    read_error: str = "",
 ) -> list[Finding]:
-    fid = "backup.tool"
-    if (unknown := _unavailable(fid, inventory, profile, now, read_error)) is not None:
-        return [unknown]
-    assert inventory is not None
     name = _tool_name(inventory.kind)
     problems = inventory.tool_problems
     if problems:

@@ -129,3 +129,31 @@ async def test_polls_further_apart_than_httpx_s_keepalive_reuse_one_connection(
     finally:
         await api.aclose()
     assert server.accepted() == 1
+
+
+async def test_answers_are_not_held_by_nagle_and_a_burst_of_connects_is_not_dropped(
+    server: SimServer,
+) -> None:
+    """The simulators must not be slower than the services they stand for: headers and body
+    in two sends waited 40 ms for a delayed ACK on every answer, and a backlog of 5 made
+    the sixth simultaneous connect wait for the kernel's 1 s SYN retry. Both skewed every
+    timing measured against them (bench/run.py, the first poll of a console)."""
+    api = SignerApi(server.url)
+    times = []
+    try:
+        await api.info()
+        for _ in range(10):
+            started = time.monotonic()
+            await api.info()
+            times.append(time.monotonic() - started)
+    finally:
+        await api.aclose()
+    assert min(times) < 0.030, times  # a delayed ACK is 40 ms
+
+    clients = [SignerApi(server.url) for _ in range(20)]
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(c.info() for c in clients))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    assert time.monotonic() - started < 0.9  # no SYN retry (1 s)

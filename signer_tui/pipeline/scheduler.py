@@ -34,12 +34,15 @@ class _State:
 class Scheduler:
     jobs: list[Job]
     clock: Callable[[], float] = time.monotonic
+    # Seconds the first poll of a blocking source (a thread: DB, files, commands) waits.
+    hold_blocking: float = 0.0
     _states: dict[int, _State] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         now = self.clock()
         for job in self.jobs:
-            self._states[id(job)] = _State(job, now)
+            hold = self.hold_blocking if job.poll.blocking else 0.0
+            self._states[id(job)] = _State(job, now + hold)
 
     def state(self, job: Job) -> _State:
         return self._states[id(job)]
@@ -98,8 +101,9 @@ class PollLoop:
         jobs: list[Job],
         listener: Listener,
         clock: Callable[[], float] = time.monotonic,
+        hold_blocking: float = 0.0,
     ) -> None:
-        self.scheduler = Scheduler(jobs, clock)
+        self.scheduler = Scheduler(jobs, clock, hold_blocking)
         self.listener = listener
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()

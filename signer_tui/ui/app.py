@@ -56,6 +56,7 @@ IDLE_SECONDS = 60.0
 
 # Ages in the panes move on this often (seconds) when nothing else changed.
 AGE_REFRESH = 5.0
+FIRST_THREAD_POLLS_AFTER = 0.3
 
 # Areas without a pane of their own are shown in Node health (e.g. internal errors).
 FALLBACK_AREA = "node"
@@ -235,9 +236,16 @@ class SignerApp(App[int]):
             return
         # The loop schedules on the App's clock when a test gives it one (simulated minutes);
         # otherwise on the monotonic clock, which wall-clock jumps cannot disturb.
-        clock = time.monotonic if self.clock is utcnow else lambda: self.clock().timestamp()
+        real_time = self.clock is utcnow
+        clock = time.monotonic if real_time else lambda: self.clock().timestamp()
         self._unpolled = {id(job) for job in self.pipeline.jobs()}
-        self.poll_loop = PollLoop(self.pipeline.jobs(), self._polled, clock=clock)
+        # The first polls of the thread-bound sources (DB, backups: psycopg and pg_restore
+        # load then) wait a moment: started together, they held the GIL while the HTTP
+        # polls' answers waited, and every pane said "waiting" ~0.5 s longer.
+        hold = FIRST_THREAD_POLLS_AFTER if real_time else 0.0
+        self.poll_loop = PollLoop(
+            self.pipeline.jobs(), self._polled, clock=clock, hold_blocking=hold
+        )
         self._loop_worker = self.run_worker(
             self.poll_loop.run(),
             name="polls",

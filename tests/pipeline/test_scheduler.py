@@ -32,6 +32,31 @@ def test_every_source_is_due_once_and_rearmed_after_it_finishes() -> None:
     assert sched.state(jobs["releases"]).due == 1000 + 6 * 3600
 
 
+def test_the_console_s_first_thread_polls_wait_for_the_http_ones() -> None:
+    """Issue 16: started together, the DB and backup polls' threads (psycopg, pg_restore
+    loading) held the GIL while the HTTP answers waited: every pane "waiting" 0.5 s longer."""
+    from signer_tui.config import Settings
+    from signer_tui.pipeline.collector import ProfileCollector
+    from signer_tui.sources.keys import Poll, Source
+
+    settings = Settings.model_validate({"signers": [{"name": "main", "network": "mainnet"}]})
+    collector = ProfileCollector("main", settings, profile=settings.signers[0])
+    for name, blocking in (("http", False), ("db", True), ("files", True)):
+        source: Source[int] = Source(name, lambda _ctx, b=blocking: Poll(lambda: 1, 15, blocking=b))
+        poll = source.build(None)  # type: ignore[arg-type]
+        assert poll is not None
+        collector.jobs.append(Job(collector, source, poll))
+    t = [100.0]
+    sched = Scheduler(collector.jobs, clock=lambda: t[0], hold_blocking=0.3)
+    assert [j.source.name for j in sched.take_due()] == ["http"]
+    t[0] += 0.2
+    assert sched.take_due() == []
+    t[0] += 0.1
+    assert sorted(j.source.name for j in sched.take_due()) == ["db", "files"]
+    # Without a hold (check, tests on a fake clock) everything starts at once.
+    assert len(Scheduler(collector.jobs, clock=lambda: t[0]).take_due()) == 3
+
+
 def test_refresh_never_overlaps_a_running_poll() -> None:
     world, sched, _jobs = _setup()
     running = sched.take_due()

@@ -218,7 +218,8 @@ async def test_a_changed_summary_repaints_its_row_not_the_pane(
     output: `update_cell`, `border_subtitle =` and `Static.update` each repaint everything."""
     from textual.widget import Widget
 
-    from signer_tui.ui.widgets.hints import HintBar, QuietStatic
+    from signer_tui.ui.widgets.hints import HintBar
+    from signer_tui.ui.widgets.quiet import QuietStatic
 
     whole: list[str] = []
     real = Widget.refresh

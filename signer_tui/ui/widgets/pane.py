@@ -15,7 +15,7 @@ from textual.widgets.data_table import RowKey
 from signer_tui import format as fmt
 from signer_tui.model import Finding, Status, age_of
 from signer_tui.ui.theme import status_style
-from signer_tui.ui.widgets.hints import QuietStatic
+from signer_tui.ui.widgets.quiet import QuietStatic
 
 # Columns are padded by hand (cell_padding=0) so an 80-column pane keeps room for summaries.
 # "UNKNOWN" is 7 cells: the eighth keeps the status word off the summary.

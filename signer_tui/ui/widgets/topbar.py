@@ -16,23 +16,14 @@ from textual.widget import Widget
 from signer_tui import format as fmt
 from signer_tui.model import Finding, Status, age_of
 from signer_tui.ui.theme import status_style
+from signer_tui.ui.widgets.quiet import QuietStatic
 
 CLOCK_WIDTH = 13  # "HH:MM:SS UTC" and a space
 
 
-class Clock(Widget):
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
-        super().__init__(id=id)
-        self._text = Text("")
-
+class Clock(QuietStatic):
     def show(self, now: datetime) -> None:
-        text = now.strftime("%H:%M:%S UTC")
-        if text != self._text.plain:
-            self._text = Text(text, style="dim")
-            self.refresh()
-
-    def render(self) -> Text:
-        return self._text
+        self.show_text(Text(now.strftime("%H:%M:%S UTC"), style="dim"))
 
 
 class TopBar(Widget):

@@ -35,7 +35,7 @@ class RowCountRow:
     live: int | None
 
 
-def _finding(
+def finding(
     id_: str,
     status: Status,
     summary: str,
@@ -44,6 +44,7 @@ def _finding(
     profile: str = "",
     details: Sequence[tuple[str, str]] = (),
 ) -> Finding:
+    """A verification finding stamped now (also used by verify/ for its early verdicts)."""
     return Finding(
         id=id_,
         status=status,
@@ -75,7 +76,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         pass  # a dkg_shares-only dump has no ledger by design: verify.partial says so
     elif migrations is None:
         found.append(
-            _finding(
+            finding(
                 "verify.migrations",
                 Status.UNKNOWN,
                 f"migrations ledger not readable ({problems.get('migrations', 'query failed')})",
@@ -84,7 +85,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         )
     elif not migrations.table_present:
         found.append(
-            _finding(
+            finding(
                 "verify.migrations",
                 Status.CRIT,
                 "no public.__sbtc_migrations in the backup (dumped with -n sbtc_signer?)",
@@ -96,7 +97,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         )
     elif not migrations.keys:
         found.append(
-            _finding(
+            finding(
                 "verify.migrations",
                 Status.CRIT,
                 "the migrations ledger in the backup is empty",
@@ -108,7 +109,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
     elif migrations.last in KNOWN_LAST_MIGRATIONS:
         releases = _releases_for(migrations.last)
         found.append(
-            _finding(
+            finding(
                 "verify.migrations",
                 Status.OK,
                 f"{len(migrations.keys)} migrations, last {migrations.last} ({releases})",
@@ -118,7 +119,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         )
     else:
         found.append(
-            _finding(
+            finding(
                 "verify.migrations",
                 Status.WARN,
                 f"last migration {migrations.last} is not the last one of any known release",
@@ -131,7 +132,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
     shares = facts.encrypted_shares
     if shares is None or shares.present is None:
         found.append(
-            _finding(
+            finding(
                 "verify.shares",
                 Status.UNKNOWN,
                 "no verified DKG row: encrypted shares not checked"
@@ -143,7 +144,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         )
     elif shares.present:
         found.append(
-            _finding(
+            finding(
                 "verify.shares",
                 Status.OK,
                 f"encrypted_private_shares present ({shares.length} bytes)",
@@ -153,7 +154,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         )
     else:
         found.append(
-            _finding(
+            finding(
                 "verify.shares",
                 Status.CRIT,
                 "the newest verified key's encrypted_private_shares is EMPTY",
@@ -170,7 +171,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         newest_verified = verified.newest.hex() if verified and verified.newest else None
         if share.status == "unverified" and share.key_hex != newest_verified:
             found.append(
-                _finding(
+                finding(
                     "verify.newest_share",
                     Status.WARN,
                     f"newest DKG row {short_key(share.key_hex)} is unverified "
@@ -183,7 +184,7 @@ def check_restored(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
             )
         else:
             found.append(
-                _finding(
+                finding(
                     "verify.newest_share",
                     Status.OK,
                     f"newest DKG row is {share.status} ({share.created_at:%Y-%m-%d %H:%M} UTC)",
@@ -206,7 +207,7 @@ def _content_findings(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
     found: list[Finding] = []
     if dkg is None:
         found.append(
-            _finding(
+            finding(
                 "verify.dkg_rows",
                 Status.CRIT,
                 "no sbtc_signer.dkg_shares table in the backup: it holds no key material",
@@ -218,7 +219,7 @@ def _content_findings(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         return found
     if dkg == 0:
         found.append(
-            _finding(
+            finding(
                 "verify.dkg_rows",
                 Status.CRIT,
                 "dkg_shares is empty: schema-only or empty backup",
@@ -230,7 +231,7 @@ def _content_findings(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
         )
     else:
         found.append(
-            _finding(
+            finding(
                 "verify.dkg_rows",
                 Status.OK,
                 f"dkg_shares: {dkg} row(s)",
@@ -244,7 +245,7 @@ def _content_findings(facts: SignerDbFacts, profile_name: str) -> list[Finding]:
     no_ledger = facts.migrations is not None and not facts.migrations.table_present
     if missing and len(missing) == len(others) and no_ledger:
         found.append(
-            _finding(
+            finding(
                 "verify.partial",
                 Status.WARN,
                 "partial backup: only dkg_shares (key material); the other signer tables and "
@@ -314,10 +315,10 @@ def _key_findings(
         "unknown": "Check that the Stacks node and the chain API are reachable, then run again.",
         "skipped": "Run without --no-chain to compare the key with the chain.",
     }.get(keys.status, "")
-    found = [_finding("verify.key", status, keys.summary, advice, evidence, profile, details)]
+    found = [finding("verify.key", status, keys.summary, advice, evidence, profile, details)]
     if keys.sources_disagree:
         found.append(
-            _finding(
+            finding(
                 "verify.chain_sources",
                 Status.CRIT,
                 "own node and independent API report different aggregate keys",
@@ -330,7 +331,7 @@ def _key_findings(
     failed = [r for r in keys.readings if not r.answered]
     if keys.status in ("match", "pending") and failed:
         found.append(
-            _finding(
+            finding(
                 "verify.chain_sources",
                 Status.WARN,
                 "only one chain source answered: "

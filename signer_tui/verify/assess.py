@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from signer_tui.checks.keys import ChainReading, KeyComparison, compare_keys
-from signer_tui.checks.restored import check_restored, compare_row_counts, key_findings
+from signer_tui.checks.restored import check_restored, compare_row_counts, finding, key_findings
 from signer_tui.checks.restored import verdict as overall_verdict
 from signer_tui.config import Profile
 from signer_tui.model import Evidence, Finding, Status, utcnow
@@ -23,27 +23,6 @@ from signer_tui.verify import history
 from signer_tui.verify.restore import RestoreResult
 from signer_tui.verify.types import VerificationOutcome, VerifyCancelled, VerifyRequest
 from signer_tui.verify.work import Background, Clock
-
-
-def finding(
-    id_: str,
-    status: Status,
-    summary: str,
-    advice: str = "",
-    evidence: tuple[Evidence, ...] | list[Evidence] = (),
-    profile: str = "",
-    details: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
-) -> Finding:
-    return Finding(
-        id=id_,
-        status=status,
-        summary=summary,
-        advice=advice,
-        evidence=tuple(evidence),
-        profile=profile,
-        observed_at=utcnow(),
-        details=tuple(details),
-    )
 
 
 def outcome_without_restore(

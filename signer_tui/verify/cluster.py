@@ -121,6 +121,13 @@ class ScratchCluster:
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    def _pg_ctl_start(self, options: str, *wait: str) -> subprocess.CompletedProcess[str]:
+        """`pg_ctl start` on this data directory with its log file and server `options`;
+        `wait` says whether and how long pg_ctl waits (-w -t N, or -W)."""
+        pg_ctl = str(self.tool("pg_ctl"))
+        command = [pg_ctl, "-D", str(self.datadir), "-l", str(self.logfile), "-o", options]
+        return self._run_server_tool([*command, *wait, "start"])
+
     def _run_server_tool(
         self, args: list[str], *, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
@@ -218,21 +225,7 @@ class ScratchCluster:
                 "-c max_connections=40",
             ]
         )
-        start = self._run_server_tool(
-            [
-                str(self.tool("pg_ctl")),
-                "-D",
-                str(self.datadir),
-                "-l",
-                str(self.logfile),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        )
+        start = self._pg_ctl_start(options, "-w", "-t", "60")
         if start.returncode != 0:
             log = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
             raise ClusterError(

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from signer_tui.checks.keys import ChainReading
+from signer_tui.checks.restored import finding
 from signer_tui.config import Profile
 from signer_tui.credentials import SecretStore
 from signer_tui.model import Finding, Status, clean_text, utcnow
@@ -25,7 +26,7 @@ from signer_tui.pgdump.types import DumpFormat, DumpInfo
 from signer_tui.sources.backups import discover
 from signer_tui.sources.errors import SourceError
 from signer_tui.sources.postgres import SignerDbFacts
-from signer_tui.verify.assess import assess, finding, outcome_without_restore
+from signer_tui.verify.assess import assess, outcome_without_restore
 from signer_tui.verify.chain import read_chain_blocking
 from signer_tui.verify.cluster import ClusterError, ScratchCluster
 from signer_tui.verify.restore import RestoreCancelled, RestoreFailed, RestoreResult, restore

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signer_tui.checks.keys import ChainReading
+from signer_tui.checks.restored import finding
 from signer_tui.config import Backups, Profile
 from signer_tui.credentials import SecretStore
 from signer_tui.model import Finding, Status, clean_text, utcnow
@@ -29,7 +30,7 @@ from signer_tui.pgdump.listing import meaningful_lines
 from signer_tui.pgdump.proc import kill_group
 from signer_tui.sources.backup_types import BackupInventory, BackupRecord
 from signer_tui.sources.errors import SourceError
-from signer_tui.verify.assess import assess, finding, outcome_without_restore
+from signer_tui.verify.assess import assess, outcome_without_restore
 from signer_tui.verify.chain import read_chain_blocking
 from signer_tui.verify.cluster import ClusterError
 from signer_tui.verify.restore import RestoreResult

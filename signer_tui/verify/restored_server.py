@@ -96,20 +96,8 @@ class RestoredCluster(ScratchCluster):
         }
         settings.update(self.control_settings())
         options = " ".join(f"-c {k}='{v}'" for k, v in settings.items())
-        start = self._run_server_tool(
-            [
-                str(self.tool("pg_ctl")),
-                "-D",
-                str(self.datadir),
-                "-l",
-                str(self.logfile),
-                "-o",
-                options,
-                # No -w: recovery can take long, and a cancel must not wait for pg_ctl.
-                "-W",
-                "start",
-            ],
-        )
+        # No -w: recovery can take long, and a cancel must not wait for pg_ctl.
+        start = self._pg_ctl_start(options, "-W")
         if start.returncode != 0:
             raise RecoveryFailed(self.recovery_problem() or "PostgreSQL did not start")
         self.started = True
